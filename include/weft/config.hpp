@@ -1,0 +1,61 @@
+#pragma once
+// Runtime configuration: a plain struct with defaults, loadable from WEFT_* environment
+// variables or a TOML file. Every value is validated where it enters (ConfigError names the
+// key and the offending value).
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "weft/errors.hpp"
+#include "weft/export.hpp"
+
+namespace weft {
+
+enum class Backend { epoll, io_uring };
+
+struct WEFT_API Config {
+  // Worker threads, each with its own run queue and reactor. 0 is invalid; the default is the
+  // machine's hardware concurrency.
+  unsigned workers = default_workers();
+  // Bytes of address space per fiber stack (rounded up to whole pages). Only touched pages
+  // cost memory.
+  std::size_t stack_size = 128 * 1024;
+  // Stacks that get an mprotect'ed guard page. Each guarded stack costs two memory maps of
+  // the kernel's vm.max_map_count (65,530 by default); stacks beyond this budget come from
+  // unguarded slabs and are checked with a canary at every switch instead.
+  std::size_t guarded_stacks = 16384;
+  // Idle stacks kept per worker for reuse (page faults are expensive; reuse is not).
+  std::size_t stack_cache = 256;
+  // Slots of each worker's local run queue (a power of two, at least 2).
+  std::size_t local_queue_size = 256;
+  // Every this many scheduling ticks a worker looks at the global injection queue first, so
+  // work submitted from outside never starves behind local work.
+  unsigned global_queue_interval = 61;
+  // Steal rounds over random victims an idle worker makes before it parks.
+  unsigned steal_attempts = 2;
+  Backend backend = Backend::epoll;
+  // Threads of the blocking pool (to_thread) and of the CPU arena (run_cpu).
+  unsigned blocking_threads = 64;
+  unsigned cpu_threads = default_workers();
+  bool pin_workers = false;
+  bool debug = false;
+  // Debug mode warns about a fiber that runs longer than this without suspending.
+  unsigned slow_callback_ms = 100;
+
+  // Throws ConfigError naming the first bad field and its value.
+  void validate() const;
+
+  // Starts from the defaults, applies every WEFT_<FIELD> variable that is set, validates.
+  [[nodiscard]] static Config from_env();
+  // Starts from the defaults, applies the TOML file's top-level keys, validates.
+  [[nodiscard]] static Config from_file(const std::string& path);
+  // The same as from_file, for TOML text already in memory (name is used in messages).
+  [[nodiscard]] static Config from_toml(std::string_view text, std::string_view name = "<string>");
+
+  static unsigned default_workers() noexcept;
+};
+
+[[nodiscard]] WEFT_API std::string_view to_string(Backend backend) noexcept;
+
+}  // namespace weft

@@ -1,0 +1,95 @@
+#pragma once
+// The exception types weft throws, named after their asyncio counterparts.
+#include <exception>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "weft/export.hpp"
+
+namespace weft {
+
+// Raised at a task's suspension point after Task::cancel(). Deliberately not derived from
+// std::exception's usual subclasses so `catch (const std::runtime_error&)` does not swallow it
+// (asyncio made CancelledError a BaseException for the same reason).
+class WEFT_API CancelledError : public std::exception {
+ public:
+  explicit CancelledError(std::string message = {}) : message_(std::move(message)) {}
+  const char* what() const noexcept override {
+    return message_.empty() ? "weft::CancelledError" : message_.c_str();
+  }
+  const std::string& message() const noexcept { return message_; }
+
+ private:
+  std::string message_;
+};
+
+class WEFT_API TimeoutError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+  TimeoutError() : std::runtime_error("weft::TimeoutError: deadline expired") {}
+};
+
+class WEFT_API InvalidStateError : public std::logic_error {
+ public:
+  using std::logic_error::logic_error;
+};
+
+class WEFT_API ConfigError : public std::invalid_argument {
+ public:
+  using std::invalid_argument::invalid_argument;
+};
+
+class WEFT_API LimitOverrunError : public std::runtime_error {
+ public:
+  LimitOverrunError(const std::string& what, std::size_t consumed)
+      : std::runtime_error(what), consumed_(consumed) {}
+  std::size_t consumed() const noexcept { return consumed_; }
+
+ private:
+  std::size_t consumed_;
+};
+
+class WEFT_API IncompleteReadError : public std::runtime_error {
+ public:
+  IncompleteReadError(std::string partial, std::size_t expected)
+      : std::runtime_error("weft::IncompleteReadError: " + std::to_string(partial.size()) +
+                           " bytes read of " + std::to_string(expected) + " expected"),
+        partial_(std::move(partial)),
+        expected_(expected) {}
+  const std::string& partial() const noexcept { return partial_; }
+  std::size_t expected() const noexcept { return expected_; }
+
+ private:
+  std::string partial_;
+  std::size_t expected_;
+};
+
+class WEFT_API QueueEmpty : public std::runtime_error {
+ public:
+  QueueEmpty() : std::runtime_error("weft::QueueEmpty") {}
+};
+class WEFT_API QueueFull : public std::runtime_error {
+ public:
+  QueueFull() : std::runtime_error("weft::QueueFull") {}
+};
+class WEFT_API QueueShutDown : public std::runtime_error {
+ public:
+  QueueShutDown() : std::runtime_error("weft::QueueShutDown") {}
+};
+class WEFT_API BrokenBarrierError : public std::runtime_error {
+ public:
+  BrokenBarrierError() : std::runtime_error("weft::BrokenBarrierError") {}
+};
+
+// Several failures at once (TaskGroup::join). exceptions() lists every non-cancellation error.
+class WEFT_API ExceptionGroup : public std::runtime_error {
+ public:
+  ExceptionGroup(std::string message, std::vector<std::exception_ptr> exceptions);
+  const std::vector<std::exception_ptr>& exceptions() const noexcept { return exceptions_; }
+
+ private:
+  std::vector<std::exception_ptr> exceptions_;
+};
+
+}  // namespace weft

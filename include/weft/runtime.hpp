@@ -1,0 +1,149 @@
+#pragma once
+// The runtime: worker threads with their run queues, started by a Runtime (for embedding) or by
+// weft::run (asyncio.run for main).
+#include <chrono>
+#include <cstdint>
+#include <exception>
+#include <functional>
+#include <future>
+#include <memory>
+#include <string>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include "weft/config.hpp"
+#include "weft/export.hpp"
+#include "weft/task.hpp"
+
+namespace weft {
+
+// Counters of what a runtime holds right now; a test fixture checks they return to zero.
+struct RuntimeStats {
+  std::uint64_t live_tasks = 0;     // spawned and not finished
+  std::uint64_t live_fibers = 0;    // fibers running a task (started, not finished)
+  std::uint64_t cached_fibers = 0;  // idle fibers kept with their stacks for reuse
+  std::uint64_t live_blocks = 0;    // task blocks (tasks and promise states) not yet freed
+};
+
+// Per worker, since the runtime started.
+struct WorkerMetrics {
+  unsigned worker = 0;
+  std::uint64_t polls = 0;        // tasks resumed
+  std::uint64_t steals = 0;       // tasks taken from other workers
+  std::uint64_t parks = 0;        // times the worker went to sleep
+  std::uint64_t queue_depth = 0;  // tasks in its local queues now
+  std::uint64_t busy_ns = 0;      // time spent running tasks
+};
+
+// What weft reports about a task whose exception was never retrieved.
+struct UnretrievedException {
+  std::string task_name;
+  std::exception_ptr error;
+};
+
+namespace detail {
+class RuntimeCore;
+template <class R>
+struct SubmitResult;
+}  // namespace detail
+
+class WEFT_API Runtime {
+ public:
+  // Validates cfg (ConfigError) and starts the workers.
+  explicit Runtime(Config cfg = Config::from_env());
+  // Same as shutdown() with the default timeout.
+  ~Runtime();
+  Runtime(const Runtime&) = delete;
+  Runtime& operator=(const Runtime&) = delete;
+
+  // Spawns fn as a task of this runtime, from any thread (fiber or not).
+  template <class F>
+  Task<detail::TaskResultOf<F>> spawn(F&& fn) {
+    return detail::spawn_on(this, std::forward<F>(fn), {});
+  }
+  template <class F>
+  Task<detail::TaskResultOf<F>> spawn(std::string_view name, F&& fn) {
+    return detail::spawn_on(this, std::forward<F>(fn), {.name = name});
+  }
+
+  // Runs fn in a fiber of this runtime and hands its result to a std::future, from any thread
+  // (asyncio.run_coroutine_threadsafe). If the task is cancelled (say, by shutdown) the future
+  // holds CancelledError.
+  template <class F>
+  [[nodiscard]] std::future<detail::TaskResultOf<F>> submit(F&& fn) {
+    using R = detail::TaskResultOf<F>;
+    auto state = std::make_shared<std::promise<R>>();
+    std::future<R> result = state->get_future();
+    struct Deliver {
+      std::shared_ptr<std::promise<R>> state;
+      std::decay_t<F> fn;
+      bool delivered = false;
+      void operator()() {
+        try {
+          if constexpr (std::is_void_v<R>) {
+            fn();
+            state->set_value();
+          } else {
+            state->set_value(fn());
+          }
+        } catch (...) {
+          state->set_exception(std::current_exception());
+        }
+        delivered = true;
+      }
+      // A task cancelled before it ran never calls operator(); its future must not hang.
+      ~Deliver() {
+        if (state && !delivered)
+          state->set_exception(
+              std::make_exception_ptr(CancelledError("submitted task was cancelled")));
+      }
+      Deliver(std::shared_ptr<std::promise<R>> s, std::decay_t<F> f)
+          : state(std::move(s)), fn(std::move(f)) {}
+      Deliver(Deliver&& o) noexcept
+          : state(std::move(o.state)), fn(std::move(o.fn)), delivered(o.delivered) {}
+    };
+    (void)spawn(Deliver(std::move(state), std::forward<F>(fn)));
+    return result;
+  }
+
+  // Runs fn in a new fiber of this runtime; callable from any thread, including signal-free
+  // foreign threads (asyncio's loop.call_soon_threadsafe).
+  void call_soon_threadsafe(std::function<void()> fn);
+
+  // Cancels every task, waits up to `timeout` for all of them to finish, then stops and joins
+  // the workers. Returns false if some task was still running at the deadline (a fiber that
+  // never reaches a suspension point cannot be cancelled; the workers are joined once it ends).
+  // Idempotent.
+  bool shutdown(std::chrono::milliseconds timeout = std::chrono::seconds(5));
+
+  [[nodiscard]] const Config& config() const noexcept;
+  [[nodiscard]] RuntimeStats stats() const noexcept;
+  [[nodiscard]] std::vector<WorkerMetrics> metrics() const;
+  // One line per unfinished task: id, name, state, and what it waits on.
+  [[nodiscard]] std::string dump_tasks() const;
+  // Replaces the default report (a line on stderr) of tasks whose exception nobody retrieved.
+  void set_exception_handler(std::function<void(const UnretrievedException&)> handler);
+
+  detail::RuntimeCore& core() noexcept { return *core_; }
+
+ private:
+  std::unique_ptr<detail::RuntimeCore> core_;
+};
+
+// asyncio.run: starts a runtime with cfg, runs fn as the main fiber, returns its result (or
+// rethrows its exception) after cancelling and joining everything left and stopping workers.
+template <class F>
+detail::TaskResultOf<F> run(Config cfg, F&& fn) {
+  Runtime runtime(std::move(cfg));
+  auto result = runtime.submit(std::forward<F>(fn));
+  result.wait();
+  runtime.shutdown();
+  return result.get();
+}
+template <class F>
+detail::TaskResultOf<F> run(F&& fn) {
+  return run(Config::from_env(), std::forward<F>(fn));
+}
+
+}  // namespace weft

@@ -1,0 +1,156 @@
+#pragma once
+// Tasks: spawn a callable as a fiber, await it with get(). asyncio's create_task / Task.
+#include <exception>
+#include <functional>
+#include <string>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include "weft/detail/task_block.hpp"
+#include "weft/errors.hpp"
+#include "weft/export.hpp"
+
+namespace weft {
+
+// An untyped, shared handle to a task: what current_task(), all_tasks() and done callbacks
+// hand out. Holding one keeps the task's record (not its fiber) alive.
+class WEFT_API TaskRef {
+ public:
+  TaskRef() = default;
+  explicit TaskRef(detail::TaskBlock* block) noexcept : block_(block) {
+    if (block_) detail::retain(block_);
+  }
+  TaskRef(const TaskRef& other) noexcept : TaskRef(other.block_) {}
+  TaskRef(TaskRef&& other) noexcept : block_(std::exchange(other.block_, nullptr)) {}
+  TaskRef& operator=(TaskRef other) noexcept {
+    std::swap(block_, other.block_);
+    return *this;
+  }
+  ~TaskRef() {
+    if (block_) detail::release(block_);
+  }
+
+  explicit operator bool() const noexcept { return block_ != nullptr; }
+  [[nodiscard]] bool done() const noexcept { return detail::is_done(block_); }
+  [[nodiscard]] bool cancelled() const noexcept { return detail::is_cancelled(block_); }
+  // Requests cancellation; false if the task is already done.
+  bool cancel(std::string message = {}) const { return detail::cancel(block_, std::move(message)); }
+  [[nodiscard]] std::string name() const { return detail::name_of(block_); }
+  void set_name(std::string name) const { detail::set_name(block_, std::move(name)); }
+  [[nodiscard]] unsigned long long id() const noexcept { return detail::id_of(block_); }
+  // Parks until the task is done, without retrieving its result.
+  void wait() const { detail::await_done(block_); }
+  [[nodiscard]] std::exception_ptr exception() const { return detail::exception_of(block_); }
+
+  friend bool operator==(const TaskRef& a, const TaskRef& b) noexcept {
+    return a.block_ == b.block_;
+  }
+  detail::TaskBlock* block() const noexcept { return block_; }
+
+ private:
+  detail::TaskBlock* block_ = nullptr;
+};
+
+// A move-only handle to a spawned task producing T. Dropping it detaches the task, which keeps
+// running (weft::run / Runtime::shutdown still cancel and join it at the end).
+template <class T>
+class Task {
+ public:
+  using value_type = T;
+
+  Task() = default;
+  explicit Task(detail::TaskBlock* adopted) noexcept : block_(adopted) {}
+  Task(Task&& other) noexcept : block_(std::exchange(other.block_, nullptr)) {}
+  Task& operator=(Task&& other) noexcept {
+    if (this != &other) {
+      reset();
+      block_ = std::exchange(other.block_, nullptr);
+    }
+    return *this;
+  }
+  Task(const Task&) = delete;
+  Task& operator=(const Task&) = delete;
+  ~Task() { reset(); }
+
+  // Awaits the task: parks the calling fiber (blocks a plain thread) until it is done, then
+  // returns its result or rethrows its exception (CancelledError if it was cancelled).
+  // May be called once; a second call throws InvalidStateError.
+  T get() {
+    detail::await_done(checked());
+    detail::claim_result(block_);
+    return take();
+  }
+  // Reads a finished task without parking: InvalidStateError if not done yet. Unlike get(),
+  // may be called repeatedly (T is copied).
+  T result() const {
+    detail::rethrow_if_failed(checked());
+    if constexpr (!std::is_void_v<T>) return typed()->value();
+  }
+  [[nodiscard]] std::exception_ptr exception() const { return detail::exception_of(checked()); }
+  [[nodiscard]] bool done() const noexcept { return block_ && detail::is_done(block_); }
+  [[nodiscard]] bool cancelled() const noexcept { return block_ && detail::is_cancelled(block_); }
+  bool cancel(std::string message = {}) { return detail::cancel(checked(), std::move(message)); }
+  [[nodiscard]] std::string name() const { return detail::name_of(checked()); }
+  void set_name(std::string name) { detail::set_name(checked(), std::move(name)); }
+  [[nodiscard]] unsigned long long id() const { return detail::id_of(checked()); }
+  void add_done_callback(std::function<void(TaskRef)> callback) {
+    detail::add_done_callback(checked(), std::move(callback));
+  }
+  // Parks until done without retrieving the result.
+  void wait() const { detail::await_done(checked()); }
+  [[nodiscard]] TaskRef ref() const { return TaskRef(checked()); }
+  explicit operator bool() const noexcept { return block_ != nullptr; }
+  detail::TaskBlock* block() const noexcept { return block_; }
+
+ private:
+  detail::TaskBlock* checked() const {
+    if (!block_) throw InvalidStateError("weft::Task: empty handle (moved from or default)");
+    return block_;
+  }
+  detail::TypedBody<T>* typed() const {
+    return static_cast<detail::TypedBody<T>*>(detail::body_of(block_));
+  }
+  T take() {
+    if constexpr (!std::is_void_v<T>) return std::move(typed()->value());
+  }
+  void reset() noexcept {
+    if (block_) detail::release(std::exchange(block_, nullptr));
+  }
+
+  detail::TaskBlock* block_ = nullptr;
+};
+
+namespace detail {
+template <class F>
+Task<TaskResultOf<F>> spawn_on(Runtime* runtime, F&& fn, const SpawnOptions& options) {
+  using T = TaskResultOf<F>;
+  using Body = SpawnBody<std::decay_t<F>, T>;
+  TaskBlock* block = make_block<Body>(BlockKind::task, std::forward<F>(fn));
+  return Task<T>(schedule_new(block, runtime, options));
+}
+}  // namespace detail
+
+// asyncio.create_task: schedules fn on the calling fiber's runtime. The newest spawn runs first
+// on this worker (depth-first), idle workers steal the oldest. Outside a fiber: std::logic_error
+// (use Runtime::spawn).
+template <class F>
+Task<detail::TaskResultOf<F>> spawn(F&& fn) {
+  return detail::spawn_on(nullptr, std::forward<F>(fn), {});
+}
+template <class F>
+Task<detail::TaskResultOf<F>> spawn(std::string_view name, F&& fn) {
+  return detail::spawn_on(nullptr, std::forward<F>(fn), {.name = name});
+}
+
+// asyncio.sleep(0): lets every other ready task on this worker run first. A suspension point
+// (raises CancelledError if the task was cancelled).
+WEFT_API void yield_now();
+// True on a weft fiber.
+[[nodiscard]] WEFT_API bool in_fiber() noexcept;
+// The running task (asyncio.current_task); an empty TaskRef outside a fiber.
+[[nodiscard]] WEFT_API TaskRef current_task();
+// Every unfinished task of the calling fiber's runtime (asyncio.all_tasks).
+[[nodiscard]] WEFT_API std::vector<TaskRef> all_tasks();
+
+}  // namespace weft

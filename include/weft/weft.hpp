@@ -1,0 +1,7 @@
+#pragma once
+// Everything weft offers, in one include.
+#include "weft/config.hpp"
+#include "weft/errors.hpp"
+#include "weft/future.hpp"
+#include "weft/runtime.hpp"
+#include "weft/task.hpp"

@@ -1,0 +1,42 @@
+// weft::Runtime: the public face of RuntimeCore.
+#include <weft/runtime.hpp>
+
+#include "runtime/runtime_core.hpp"
+
+namespace weft {
+
+Runtime::Runtime(Config cfg) : core_(std::make_unique<detail::RuntimeCore>(cfg)) {}
+
+Runtime::~Runtime() {
+  core_->shutdown(std::chrono::seconds(5));
+}
+
+void Runtime::call_soon_threadsafe(std::function<void()> fn) {
+  (void)spawn(std::move(fn));
+}
+
+bool Runtime::shutdown(std::chrono::milliseconds timeout) {
+  return core_->shutdown(timeout);
+}
+
+const Config& Runtime::config() const noexcept {
+  return core_->config();
+}
+
+RuntimeStats Runtime::stats() const noexcept {
+  return core_->stats();
+}
+
+std::vector<WorkerMetrics> Runtime::metrics() const {
+  return core_->metrics();
+}
+
+std::string Runtime::dump_tasks() const {
+  return core_->dump_tasks();
+}
+
+void Runtime::set_exception_handler(std::function<void(const UnretrievedException&)> handler) {
+  core_->sink->set(std::move(handler));
+}
+
+}  // namespace weft

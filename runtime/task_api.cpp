@@ -1,0 +1,48 @@
+// The free functions of weft/task.hpp.
+#include <stdexcept>
+
+#include <weft/task.hpp>
+
+#include "runtime/runtime_core.hpp"
+#include "sched/current.hpp"
+#include "sched/task_block.hpp"
+#include "sched/worker.hpp"
+
+namespace weft {
+namespace {
+
+sched::Worker& fiber_worker(const char* what) {
+  sched::Worker* worker = sched::current_worker();
+  if (!worker || !worker->current_task())
+    throw std::logic_error(std::string("weft: ") + what +
+                           " needs a weft fiber (inside weft::run, a task, or Runtime::submit)");
+  return *worker;
+}
+
+}  // namespace
+
+void yield_now() {
+  sched::Worker& worker = fiber_worker("yield_now()");
+  detail::TaskBlock* task = worker.current_task();
+  detail::deliver_pending_cancel(task);
+  worker.after_switch = sched::AfterSwitch::yield;
+  task->fiber->suspend(worker.switch_side());
+  // Resumed, maybe elsewhere; a cancel() that came while we were queued is delivered here.
+  detail::deliver_pending_cancel(task);
+}
+
+bool in_fiber() noexcept {
+  sched::Worker* worker = sched::current_worker();
+  return worker && worker->current_task();
+}
+
+TaskRef current_task() {
+  sched::Worker* worker = sched::current_worker();
+  return TaskRef(worker ? worker->current_task() : nullptr);
+}
+
+std::vector<TaskRef> all_tasks() {
+  return fiber_worker("all_tasks()").scheduler().owner.registry.snapshot();
+}
+
+}  // namespace weft

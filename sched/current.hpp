@@ -1,0 +1,12 @@
+#pragma once
+// The one accessor to "which worker is this thread" (DESIGN.md rule 2). It is not inlined, so
+// the compiler cannot keep a value read before a suspension point: a fiber may resume on
+// another worker, and must ask again after every suspension.
+namespace weft::sched {
+
+class Worker;
+
+[[nodiscard]] Worker* current_worker() noexcept;
+void set_current_worker(Worker* worker) noexcept;
+
+}  // namespace weft::sched

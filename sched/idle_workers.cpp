@@ -1,0 +1,100 @@
+#include "sched/idle_workers.hpp"
+
+#include <linux/futex.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <algorithm>
+
+namespace weft::sched {
+namespace {
+void futex_wait(std::atomic<std::uint32_t>& word, std::uint32_t expected) noexcept {
+  syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(&word), FUTEX_WAIT_PRIVATE, expected, nullptr,
+          nullptr, 0);
+}
+void futex_wake(std::atomic<std::uint32_t>& word) noexcept {
+  syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(&word), FUTEX_WAKE_PRIVATE, 1, nullptr,
+          nullptr, 0);
+}
+}  // namespace
+
+void Parker::park() noexcept {
+  // acquire: pairs with unpark's release, so whatever the waker published is visible.
+  while (token_.exchange(0, std::memory_order_acquire) == 0) futex_wait(token_, 0);
+}
+
+void Parker::unpark() noexcept {
+  if (token_.exchange(1, std::memory_order_release) == 0) futex_wake(token_);
+}
+
+IdleWorkers::IdleWorkers(unsigned workers)
+    : workers_(workers), parkers_(std::make_unique<Parker[]>(workers)) {
+  sleepers_.reserve(workers);
+}
+
+void IdleWorkers::notify_one() noexcept {
+  // seq_cst fence: the producer's half of the Dekker pair described in the header.
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+  if (searching_.load(std::memory_order_relaxed) != 0 ||
+      sleeping_.load(std::memory_order_relaxed) == 0)
+    return;
+  unsigned index;
+  {
+    std::lock_guard guard(mutex_);
+    if (sleepers_.empty()) return;
+    index = sleepers_.back();
+    sleepers_.pop_back();
+    sleeping_.fetch_sub(1, std::memory_order_relaxed);
+  }
+  parkers_[index].unpark();
+}
+
+void IdleWorkers::notify_all() noexcept {
+  std::vector<unsigned> woken;
+  {
+    std::lock_guard guard(mutex_);
+    woken.swap(sleepers_);
+    sleeping_.store(0, std::memory_order_relaxed);
+  }
+  for (unsigned i = 0; i < workers_; ++i) parkers_[i].unpark();
+}
+
+bool IdleWorkers::begin_search() noexcept {
+  unsigned now = searching_.load(std::memory_order_relaxed);
+  do {
+    if (2 * now >= std::max(workers_, 2u)) return false;
+  } while (!searching_.compare_exchange_weak(now, now + 1, std::memory_order_acq_rel));
+  return true;
+}
+
+bool IdleWorkers::end_search() noexcept {
+  return searching_.fetch_sub(1, std::memory_order_acq_rel) == 1;
+}
+
+void IdleWorkers::announce_sleep(unsigned index, bool was_searching) noexcept {
+  {
+    std::lock_guard guard(mutex_);
+    sleepers_.push_back(index);
+    sleeping_.fetch_add(1, std::memory_order_relaxed);
+  }
+  if (was_searching) searching_.fetch_sub(1, std::memory_order_relaxed);
+  // seq_cst fence: the sleeper's half of the Dekker pair; the caller re-checks queues next.
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+}
+
+void IdleWorkers::cancel_sleep(unsigned index) noexcept {
+  std::lock_guard guard(mutex_);
+  auto it = std::find(sleepers_.begin(), sleepers_.end(), index);
+  if (it != sleepers_.end()) {
+    sleepers_.erase(it);
+    sleeping_.fetch_sub(1, std::memory_order_relaxed);
+  }
+  // Not found: a producer already took us off the list and unparks us; the token it leaves
+  // makes our next sleep() return at once, which only costs one extra look at the queues.
+}
+
+void IdleWorkers::sleep(unsigned index) noexcept {
+  parkers_[index].park();
+}
+
+}  // namespace weft::sched

@@ -1,0 +1,120 @@
+#include "sched/scheduler.hpp"
+
+#include <pthread.h>
+
+#include "sched/current.hpp"
+
+namespace weft::sched {
+
+SwitchSide thread_switch_side() noexcept {
+  SwitchSide side;
+  pthread_attr_t attributes;
+  if (pthread_getattr_np(pthread_self(), &attributes) == 0) {
+    void* bottom = nullptr;
+    std::size_t size = 0;
+    pthread_attr_getstack(&attributes, &bottom, &size);
+    side.stack_bottom = bottom;
+    side.stack_size = size;
+    pthread_attr_destroy(&attributes);
+  }
+  side.tsan_fiber = tsan_current_fiber();
+  return side;
+}
+
+Scheduler::Scheduler(const Config& cfg, detail::RuntimeCore& runtime)
+    : config(cfg),
+      owner(runtime),
+      idle(cfg.workers),
+      policy(make_random_half_policy(cfg)),
+      stacks_(cfg.stack_size, cfg.guarded_stacks) {
+  workers.reserve(cfg.workers);
+  for (unsigned i = 0; i < cfg.workers; ++i) workers.push_back(std::make_unique<Worker>(*this, i));
+}
+
+Scheduler::~Scheduler() {
+  stop();
+  SwitchSide here = thread_switch_side();
+  for (Fiber* fiber : shared_fibers_) destroy_fiber(fiber, here);
+  shared_fibers_.clear();
+}
+
+void Scheduler::start() {
+  for (auto& worker : workers) worker->start();
+}
+
+void Scheduler::stop() {
+  stopping_.store(true, std::memory_order_release);
+  idle.notify_all();
+  for (auto& worker : workers) worker->join();
+}
+
+Worker* Scheduler::own_worker() const noexcept {
+  Worker* worker = current_worker();
+  return worker && &worker->scheduler() == this ? worker : nullptr;
+}
+
+void Scheduler::spawn(detail::TaskBlock* task) {
+  if (Worker* worker = own_worker())
+    worker->push_spawn(task);
+  else
+    inject(task);
+}
+
+void Scheduler::wake(detail::TaskBlock* task) {
+  if (Worker* worker = own_worker())
+    worker->push_woken(task);
+  else
+    inject(task);
+}
+
+void Scheduler::inject(detail::TaskBlock* task) {
+  injection.push(task);
+  idle.notify_one();
+}
+
+bool Scheduler::has_visible_work() const noexcept {
+  if (!injection.empty()) return true;
+  for (const auto& worker : workers)
+    if (worker->has_stealable_work()) return true;
+  return false;
+}
+
+Fiber* Scheduler::take_shared_fiber() noexcept {
+  std::lock_guard guard(shared_mutex_);
+  if (shared_fibers_.empty()) return nullptr;
+  Fiber* fiber = shared_fibers_.back();
+  shared_fibers_.pop_back();
+  return fiber;
+}
+
+bool Scheduler::give_shared_fiber(Fiber* fiber) noexcept {
+  std::lock_guard guard(shared_mutex_);
+  if (shared_fibers_.size() >= config.stack_cache * config.workers) return false;
+  shared_fibers_.push_back(fiber);
+  return true;
+}
+
+Fiber* Scheduler::new_fiber() {
+  Fiber* fiber = Fiber::create(stacks_);
+  fibers_created_.fetch_add(1, std::memory_order_relaxed);
+  return fiber;
+}
+
+void Scheduler::destroy_fiber(Fiber* fiber, SwitchSide& caller) noexcept {
+  Fiber::destroy(fiber, stacks_, caller);
+  fibers_destroyed_.fetch_add(1, std::memory_order_relaxed);
+}
+
+std::uint64_t Scheduler::live_fibers() const noexcept {
+  return fibers_created_.load(std::memory_order_relaxed) -
+         fibers_destroyed_.load(std::memory_order_relaxed);
+}
+
+std::uint64_t Scheduler::cached_fibers() const noexcept {
+  std::uint64_t total = 0;
+  for (const auto& worker : workers) total += worker->cached_fibers();
+  std::lock_guard guard(shared_mutex_);
+  return total + shared_fibers_.size();
+}
+
+}  // namespace weft::sched

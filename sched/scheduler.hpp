@@ -1,0 +1,75 @@
+#pragma once
+// The engine of one runtime: its workers, the global injection queue, idle-worker parking, the
+// stack pool and a shared cache of idle fibers. Owned by the runtime (runtime/runtime_core).
+#include <atomic>
+#include <memory>
+#include <mutex>
+#include <vector>
+
+#include <weft/config.hpp>
+
+#include "sched/fiber.hpp"
+#include "sched/idle_workers.hpp"
+#include "sched/injection_queue.hpp"
+#include "sched/steal_policy.hpp"
+#include "sched/task_block.hpp"
+#include "sched/worker.hpp"
+
+namespace weft::detail {
+class RuntimeCore;
+}
+
+namespace weft::sched {
+
+class Scheduler {
+ public:
+  Scheduler(const Config& config, detail::RuntimeCore& owner);
+  ~Scheduler();
+  Scheduler(const Scheduler&) = delete;
+  Scheduler& operator=(const Scheduler&) = delete;
+
+  void start();
+  // Wakes every worker and joins them once they run out of work.
+  void stop();
+
+  // Queues a new task: on the calling worker if it is one of ours, else globally.
+  void spawn(detail::TaskBlock* task);
+  // Queues a task that was parked: the calling worker's LIFO slot if it is ours, else globally.
+  void wake(detail::TaskBlock* task);
+  // From any thread: the global queue.
+  void inject(detail::TaskBlock* task);
+
+  // The calling thread's worker if it belongs to this scheduler.
+  [[nodiscard]] Worker* own_worker() const noexcept;
+  [[nodiscard]] bool has_visible_work() const noexcept;
+  [[nodiscard]] bool stopping() const noexcept { return stopping_.load(std::memory_order_acquire); }
+
+  // Fibers beyond what one worker caches are shared here, up to stack_cache × workers.
+  [[nodiscard]] Fiber* take_shared_fiber() noexcept;
+  [[nodiscard]] bool give_shared_fiber(Fiber* fiber) noexcept;
+  [[nodiscard]] Fiber* new_fiber();
+  void destroy_fiber(Fiber* fiber, SwitchSide& caller) noexcept;
+
+  [[nodiscard]] std::uint64_t live_fibers() const noexcept;  // created and not destroyed
+  [[nodiscard]] std::uint64_t cached_fibers() const noexcept;
+
+  const Config config;
+  detail::RuntimeCore& owner;
+  InjectionQueue<detail::TaskBlock, &detail::TaskBlock::next> injection;
+  IdleWorkers idle;
+  std::unique_ptr<StealPolicy> policy;
+  std::vector<std::unique_ptr<Worker>> workers;
+
+ private:
+  StackPool stacks_;
+  std::atomic<bool> stopping_{false};
+  std::atomic<std::uint64_t> fibers_created_{0};
+  std::atomic<std::uint64_t> fibers_destroyed_{0};
+  mutable std::mutex shared_mutex_;  // guards shared_fibers_
+  std::vector<Fiber*> shared_fibers_;
+};
+
+// The stack bounds and sanitizer identity of the calling thread's own stack.
+[[nodiscard]] SwitchSide thread_switch_side() noexcept;
+
+}  // namespace weft::sched

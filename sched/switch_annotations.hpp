@@ -1,0 +1,63 @@
+#pragma once
+// Tells AddressSanitizer and ThreadSanitizer about every stack switch, so the sanitizer builds
+// run clean without a sanitizer-aware Boost. Compiles to nothing in ordinary builds.
+#include <cstddef>
+
+#if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/common_interface_defs.h>
+#endif
+#if defined(__SANITIZE_THREAD__)
+#include <sanitizer/tsan_interface.h>
+#endif
+
+namespace weft::sched {
+
+// One side of a switch: a fiber's stack or a worker thread's own stack.
+struct SwitchSide {
+  const void* stack_bottom = nullptr;
+  std::size_t stack_size = 0;
+  void* tsan_fiber = nullptr;
+  void* asan_fake_stack = nullptr;  // ASan's saved fake stack while this side is switched out
+};
+
+// Called on `from` right before it jumps to `to`. A side whose stack is about to be released
+// passes dying = true so ASan forgets its fake stack.
+inline void before_switch([[maybe_unused]] SwitchSide& from, [[maybe_unused]] const SwitchSide& to,
+                          [[maybe_unused]] bool dying = false) noexcept {
+#if defined(__SANITIZE_ADDRESS__)
+  __sanitizer_start_switch_fiber(dying ? nullptr : &from.asan_fake_stack, to.stack_bottom,
+                                 to.stack_size);
+#endif
+#if defined(__SANITIZE_THREAD__)
+  __tsan_switch_to_fiber(to.tsan_fiber, 0);
+#endif
+}
+
+// Called on a side right after control came back to it.
+inline void after_switch([[maybe_unused]] SwitchSide& self) noexcept {
+#if defined(__SANITIZE_ADDRESS__)
+  __sanitizer_finish_switch_fiber(self.asan_fake_stack, nullptr, nullptr);
+#endif
+}
+
+inline void* tsan_create_fiber() noexcept {
+#if defined(__SANITIZE_THREAD__)
+  return __tsan_create_fiber(0);
+#else
+  return nullptr;
+#endif
+}
+inline void tsan_destroy_fiber([[maybe_unused]] void* fiber) noexcept {
+#if defined(__SANITIZE_THREAD__)
+  if (fiber) __tsan_destroy_fiber(fiber);
+#endif
+}
+inline void* tsan_current_fiber() noexcept {
+#if defined(__SANITIZE_THREAD__)
+  return __tsan_get_current_fiber();
+#else
+  return nullptr;
+#endif
+}
+
+}  // namespace weft::sched

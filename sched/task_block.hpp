@@ -1,0 +1,109 @@
+#pragma once
+// The engine's record of one task (or of one promise's shared state). Allocated with its typed
+// body right behind it (see weft/detail/task_block.hpp); reference counted: the handle holds one
+// reference, the scheduler one while the task is unfinished.
+#include <atomic>
+#include <cstdint>
+#include <exception>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "sched/waiter.hpp"
+#include "sync/wait_list.hpp"
+#include "weft/detail/task_block.hpp"
+
+namespace weft {
+class TaskRef;
+}
+
+namespace weft::sched {
+class Fiber;
+}
+
+namespace weft::detail {
+
+class RuntimeCore;
+class ExceptionSink;
+
+// wake_state protocol between a parking fiber, its scheduler and a waker (one winner per park):
+//   the scheduler sets running before it resumes the fiber;
+//   after the fiber has switched out, the scheduler exchanges in parked: if it finds notified,
+//     the wake came before the switch finished and the scheduler requeues the task itself;
+//   a waker exchanges in notified: if it finds parked, the fiber is fully switched out and the
+//     waker queues it; if it finds running, the scheduler will see notified.
+enum class WakeState : std::uint32_t { running, parked, notified };
+
+enum TaskFlag : std::uint32_t {
+  kStarted = 1u << 0,
+  kDone = 1u << 1,
+  kCancelled = 1u << 2,        // finished by a CancelledError
+  kFailed = 1u << 3,           // finished by another exception
+  kRetrieved = 1u << 4,        // someone looked at the exception
+  kClaimed = 1u << 5,          // get() was called
+  kSetBegun = 1u << 6,         // a promise is being satisfied
+  kCancelRequested = 1u << 7,  // cancel() pending delivery at the next suspension point
+};
+
+// Fields few tasks use, allocated on first use under the block's lock.
+struct TaskExtras {
+  std::string name;
+  std::string cancel_message;
+  std::vector<std::function<void(TaskRef)>> callbacks;
+  std::shared_ptr<ExceptionSink> sink;  // set when the task failed, for the never-retrieved report
+};
+
+class TaskBlock {
+ public:
+  // --- scheduling (owned by whichever worker holds the task) ---
+  TaskBlock* next = nullptr;  // link in the injection queue
+  sched::Fiber* fiber = nullptr;
+  std::atomic<WakeState> wake_state{WakeState::running};
+  // The wait a cancel() must fire. Whoever exchanges it out (the task when it resumes, or a
+  // canceller) owns the pointer; a canceller that took it sets Waiter::canceller_done when it
+  // has finished touching the Waiter, and the task waits for that before leaving the wait.
+  std::atomic<sched::Waiter*> waiter{nullptr};
+  std::atomic<const char*> waiting_on{nullptr};  // what a parked task waits for (dump_tasks)
+
+  // --- life ---
+  std::atomic<std::uint32_t> refs{1};
+  std::atomic<std::uint32_t> flags{0};
+  TaskBody* body = nullptr;
+  std::exception_ptr error;
+  RuntimeCore* runtime = nullptr;
+  sync::WaitList done_waiters;  // its lock also guards extras
+  std::unique_ptr<TaskExtras> extras;
+  // --- registry (guarded by the registry shard's lock) ---
+  TaskBlock* reg_prev = nullptr;
+  TaskBlock* reg_next = nullptr;
+  unsigned reg_shard = 0;
+  bool registered = false;
+  unsigned size_class = 0;  // the allocation cache's class, or kUncached
+  std::uint32_t alloc_size = 0;
+  std::uint32_t alloc_align = 0;
+  std::uint64_t id = 0;
+  BlockKind kind = BlockKind::task;
+
+  [[nodiscard]] bool has(TaskFlag f) const noexcept {
+    return (flags.load(std::memory_order_acquire) & f) != 0;
+  }
+  TaskExtras& extras_locked();  // caller holds done_waiters.lock()
+};
+
+// Runs a started task's body on its fiber and completes the block. Lets only Boost's
+// forced_unwind through (a fiber being destroyed at shutdown).
+void run_task_body(TaskBlock* task);
+// Marks the block done, wakes its waiters and runs its callbacks. Used by run_task_body and
+// by promises; finishing a task without running it (cancelled before start) too.
+void finish_block(TaskBlock* block) noexcept;
+// Finishes a task that was cancelled before it ever ran.
+void finish_unstarted(TaskBlock* task) noexcept;
+// Throws CancelledError if the task has a cancellation pending, consuming it.
+void deliver_pending_cancel(TaskBlock* task);
+// Throws the CancelledError of a delivered cancellation (the wait it cut short is left).
+[[noreturn]] void throw_cancelled(TaskBlock* task);
+// A stack's canary was overwritten: names the task and aborts.
+[[noreturn]] void report_stack_overflow(TaskBlock* task) noexcept;
+
+}  // namespace weft::detail

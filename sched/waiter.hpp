@@ -1,0 +1,61 @@
+#pragma once
+// The one way to suspend (DESIGN.md rule 1). A fiber that waits puts a Waiter (on its own
+// stack) where a waker can find it, then parks. Exactly one of completion, timeout or
+// cancellation wins the Waiter with a compare-and-swap and makes the task runnable again; the
+// losers do nothing. A plain thread can wait on a Waiter too: it blocks on the state word.
+#include <atomic>
+#include <cstdint>
+
+namespace weft::detail {
+class TaskBlock;
+}
+
+namespace weft::sched {
+
+enum class WakeReason : std::uint32_t { armed = 0, notified, timed_out, cancelled };
+
+class Waiter {
+ public:
+  // task == nullptr: a plain-thread waiter.
+  explicit Waiter(detail::TaskBlock* task) noexcept : task_(task) {}
+  Waiter(const Waiter&) = delete;
+  Waiter& operator=(const Waiter&) = delete;
+
+  // Tries to be the one winner. On success the waiting task is made runnable (or the thread
+  // woken) and true is returned. The caller must not touch the Waiter after a successful fire
+  // unless it holds the lock the waiter's owner takes before it returns (see WaitList).
+  bool fire(WakeReason why) noexcept;
+  // Wins the waiter without waking anyone: for the waiting task itself, before it parks.
+  bool claim(WakeReason why) noexcept {
+    WakeReason expected = WakeReason::armed;
+    return state_.compare_exchange_strong(expected, why, std::memory_order_acq_rel);
+  }
+  [[nodiscard]] WakeReason reason() const noexcept {
+    return state_.load(std::memory_order_acquire);
+  }
+  [[nodiscard]] detail::TaskBlock* task() const noexcept { return task_; }
+  // For a plain-thread waiter: blocks until fired.
+  void block_thread() noexcept;
+
+  // Intrusive links for the wait list that holds this waiter (guarded by that list's lock).
+  Waiter* prev = nullptr;
+  Waiter* next = nullptr;
+  bool linked = false;
+  // Set by a canceller that took this waiter from its task (see TaskBlock::waiter).
+  std::atomic<bool> canceller_done{false};
+
+ private:
+  std::atomic<WakeReason> state_{WakeReason::armed};
+  detail::TaskBlock* task_;
+};
+
+// Parks the current fiber on `waiter` until something fires it, and returns why. The waiter
+// must already be reachable by its wakers. If the task has a cancellation pending, the wait is
+// fired as cancelled at once. Outside a fiber: std::logic_error.
+WakeReason park(Waiter& waiter, const char* what);
+
+// Makes a task that was parked (or is just parking) runnable: on the calling worker if it
+// belongs to the same runtime, else through its runtime's injection queue.
+void wake(detail::TaskBlock* task) noexcept;
+
+}  // namespace weft::sched

@@ -1,0 +1,284 @@
+#include "sched/worker.hpp"
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+
+#include "sched/current.hpp"
+#include "sched/scheduler.hpp"
+#include "sched/task_block.hpp"
+
+namespace weft::sched {
+namespace {
+std::uint64_t now_ns() noexcept {
+  return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                        std::chrono::steady_clock::now().time_since_epoch())
+                                        .count());
+}
+}  // namespace
+
+Worker::Worker(Scheduler& scheduler, unsigned index)
+    : scheduler_(scheduler),
+      index_(index),
+      spawns_(scheduler.config.local_queue_size),
+      ready_(scheduler.config.local_queue_size),
+      rng_(0x9E3779B97F4A7C15ULL * (index + 1)) {}
+
+Worker::~Worker() {
+  join();
+}
+
+void Worker::start() {
+  thread_ = std::thread([this] { loop(); });
+}
+
+void Worker::join() {
+  if (thread_.joinable()) thread_.join();
+}
+
+void Worker::loop() {
+  set_current_worker(this);
+  side_ = thread_switch_side();
+  std::uint64_t awake_since = now_ns();
+  for (;;) {
+    detail::TaskBlock* task = find_local();
+    if (!task) task = search();
+    if (task) {
+      run(task);
+      continue;
+    }
+    if (scheduler_.stopping() && !scheduler_.has_visible_work()) break;
+    WorkerCounters::bump(counters.busy_ns, now_ns() - awake_since);
+    sleep();
+    awake_since = now_ns();
+  }
+  drop_cached_fibers();
+  set_current_worker(nullptr);
+}
+
+detail::TaskBlock* Worker::find_local() {
+  ++tick_;
+  if (scheduler_.policy->global_first(tick_)) {
+    if (detail::TaskBlock* task = scheduler_.injection.pop()) return task;
+  }
+  if (lifo_) {
+    if (lifo_streak_ < kMaxLifoStreak) {
+      ++lifo_streak_;
+      return std::exchange(lifo_, nullptr);
+    }
+    push_or_spill(ready_, std::exchange(lifo_, nullptr));
+  }
+  lifo_streak_ = 0;
+  if (tick_ % kReadyFirstInterval == 0) {
+    if (detail::TaskBlock* task = take_ready()) return task;
+  }
+  if (detail::TaskBlock* task = spawns_.pop()) return task;
+  if (detail::TaskBlock* task = take_ready()) return task;
+  return take_global();
+}
+
+detail::TaskBlock* Worker::take_ready() {
+  // The owner takes the oldest, like a thief; a lost race with a thief is retried while the
+  // queue still holds something.
+  while (!ready_.empty()) {
+    if (detail::TaskBlock* task = ready_.steal()) return task;
+  }
+  return nullptr;
+}
+
+detail::TaskBlock* Worker::take_global() {
+  auto& injection = scheduler_.injection;
+  if (injection.empty()) return nullptr;
+  // Take a fair share, bounded by the room in our own queue, so one worker does not hoard it.
+  constexpr std::size_t kMaxBatch = 64;
+  detail::TaskBlock* batch[kMaxBatch];
+  const std::size_t share = injection.size() / scheduler_.workers.size() + 1;
+  const std::size_t room = spawns_.capacity() - spawns_.size();
+  const std::size_t want = std::min({share, room + 1, kMaxBatch});
+  const std::size_t got = injection.pop_batch(batch, want);
+  if (got == 0) return nullptr;
+  for (std::size_t i = got; i-- > 1;) push_or_spill(spawns_, batch[i]);
+  if (got > 1) scheduler_.idle.notify_one();
+  return batch[0];
+}
+
+detail::TaskBlock* Worker::search() {
+  if (!searching_) {
+    if (!scheduler_.idle.begin_search()) return nullptr;
+    searching_ = true;
+  }
+  const auto& workers = scheduler_.workers;
+  const unsigned count = static_cast<unsigned>(workers.size());
+  detail::TaskBlock* found = nullptr;
+  for (unsigned round = 0; round < scheduler_.config.steal_attempts && !found; ++round) {
+    if (count > 1) {
+      const unsigned first = scheduler_.policy->first_victim(index_, count, rng_);
+      for (unsigned k = 0; k < count && !found; ++k) {
+        const unsigned victim = (first + k) % count;
+        if (victim != index_) found = steal_from(*workers[victim]);
+      }
+    }
+    if (!found) found = take_global();
+  }
+  if (!found) return nullptr;  // still searching: sleep() ends it
+  searching_ = false;
+  if (scheduler_.idle.end_search()) scheduler_.idle.notify_one();
+  return found;
+}
+
+detail::TaskBlock* Worker::steal_from(Worker& victim) {
+  if (std::size_t n = victim.spawns_.size()) {
+    if (std::size_t got = victim.spawns_.steal_into(spawns_, scheduler_.policy->batch(n))) {
+      WorkerCounters::bump(counters.steals, got);
+      return spawns_.pop();
+    }
+  }
+  if (std::size_t n = victim.ready_.size()) {
+    if (std::size_t got = victim.ready_.steal_into(ready_, scheduler_.policy->batch(n))) {
+      WorkerCounters::bump(counters.steals, got);
+      return take_ready();
+    }
+  }
+  return nullptr;
+}
+
+void Worker::sleep() {
+  auto& idle = scheduler_.idle;
+  idle.announce_sleep(index_, std::exchange(searching_, false));
+  if (scheduler_.has_visible_work() || scheduler_.stopping()) {
+    idle.cancel_sleep(index_);
+    return;
+  }
+  WorkerCounters::bump(counters.parks);
+  idle.sleep(index_);
+}
+
+void Worker::run(detail::TaskBlock* task) {
+  if (!task->fiber) {
+    // A task cancelled before it ever ran finishes without taking a stack.
+    if (task->has(detail::kCancelRequested)) {
+      detail::finish_unstarted(task);
+      detail::release(task);
+      return;
+    }
+    Fiber* fiber = acquire_fiber();
+    fiber->task = task;
+    task->fiber = fiber;
+  }
+  current_ = task;
+  task->wake_state.store(detail::WakeState::running, std::memory_order_relaxed);
+  after_switch = AfterSwitch::none;
+  WorkerCounters::bump(counters.polls);
+  Fiber* fiber = task->fiber;
+  fiber->resume(side_);
+  current_ = nullptr;
+  if (!fiber->stack_intact()) detail::report_stack_overflow(task);
+  switch (after_switch) {
+    case AfterSwitch::yield:
+      push_yielded(task);
+      break;
+    case AfterSwitch::park:
+      // From here a waker may queue the task elsewhere; do not touch it unless the wake came
+      // before we got here (then we queue it ourselves).
+      if (task->wake_state.exchange(detail::WakeState::parked, std::memory_order_acq_rel) ==
+          detail::WakeState::notified)
+        push_woken(task);
+      break;
+    case AfterSwitch::finish:
+      task->fiber = nullptr;
+      fiber->task = nullptr;
+      recycle_fiber(fiber);
+      detail::release(task);  // the scheduler's reference
+      break;
+    case AfterSwitch::none:
+      std::fputs("weft: internal error: a fiber switched out without saying why\n", stderr);
+      std::abort();
+  }
+}
+
+void Worker::push_spawn(detail::TaskBlock* task) {
+  push_or_spill(spawns_, task);
+  scheduler_.idle.notify_one();
+}
+
+void Worker::push_woken(detail::TaskBlock* task) {
+  if (detail::TaskBlock* displaced = std::exchange(lifo_, task)) {
+    push_or_spill(ready_, displaced);
+    scheduler_.idle.notify_one();
+  }
+}
+
+void Worker::push_yielded(detail::TaskBlock* task) {
+  push_or_spill(ready_, task);
+}
+
+void Worker::push_or_spill(StealableQueue<detail::TaskBlock>& queue, detail::TaskBlock* task) {
+  if (queue.push(task)) return;
+  // Full: move the older half to the global queue in one batch (tokio does the same), so the
+  // queue has room again and other workers can pick the moved tasks up.
+  detail::TaskBlock* first = nullptr;
+  detail::TaskBlock* last = nullptr;
+  std::size_t moved = 0;
+  for (std::size_t n = queue.capacity() / 2; n > 0; --n) {
+    detail::TaskBlock* old = queue.steal();
+    if (!old) break;
+    old->next = nullptr;
+    if (last)
+      last->next = old;
+    else
+      first = old;
+    last = old;
+    ++moved;
+  }
+  if (!queue.push(task)) {
+    task->next = nullptr;
+    if (last)
+      last->next = task;
+    else
+      first = task;
+    last = task;
+    ++moved;
+  }
+  if (moved) scheduler_.injection.push_batch(first, last, moved);
+  scheduler_.idle.notify_one();
+}
+
+Fiber* Worker::acquire_fiber() {
+  if (Fiber* fiber = cached_) {
+    cached_ = fiber->next_idle;
+    cached_count_.store(cached_count_.load(std::memory_order_relaxed) - 1,
+                        std::memory_order_relaxed);
+    return fiber;
+  }
+  if (Fiber* fiber = scheduler_.take_shared_fiber()) return fiber;
+  return scheduler_.new_fiber();
+}
+
+void Worker::recycle_fiber(Fiber* fiber) {
+  const std::size_t count = cached_count_.load(std::memory_order_relaxed);
+  if (count < scheduler_.config.stack_cache) {
+    fiber->next_idle = cached_;
+    cached_ = fiber;
+    cached_count_.store(count + 1, std::memory_order_relaxed);
+    return;
+  }
+  if (!scheduler_.give_shared_fiber(fiber)) scheduler_.destroy_fiber(fiber, side_);
+}
+
+void Worker::drop_cached_fibers() noexcept {
+  while (Fiber* fiber = cached_) {
+    cached_ = fiber->next_idle;
+    scheduler_.destroy_fiber(fiber, side_);
+  }
+  cached_count_.store(0, std::memory_order_relaxed);
+}
+
+bool Worker::has_stealable_work() const noexcept {
+  return !spawns_.empty() || !ready_.empty();
+}
+
+std::size_t Worker::queued() const noexcept {
+  return spawns_.size() + ready_.size();
+}
+
+}  // namespace weft::sched

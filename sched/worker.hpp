@@ -1,0 +1,105 @@
+#pragma once
+// One worker thread: a scheduling loop over its own queues.
+//   spawns_  Chase–Lev deque of new tasks: the owner takes the newest (depth-first fork–join),
+//            thieves the oldest (the biggest subtrees).
+//   ready_   a second deque the owner uses as a FIFO (it takes the oldest too): yields and
+//            displaced wake-ups, so a task that keeps yielding cannot starve others.
+//   lifo_    the task woken last by this worker (tokio's LIFO slot), run next, at most
+//            kMaxLifoStreak times in a row.
+// See docs/scheduler.md for how a task moves between these, the global queue and other workers.
+#include <atomic>
+#include <cstdint>
+#include <thread>
+
+#include "sched/fiber.hpp"
+#include "sched/stealable_queue.hpp"
+#include "sched/switch_annotations.hpp"
+
+namespace weft::detail {
+class TaskBlock;
+}
+
+namespace weft::sched {
+
+class Scheduler;
+
+// What a fiber asked its scheduler to do once it has switched out.
+enum class AfterSwitch : std::uint8_t { none, yield, park, finish };
+
+// Single-writer counters (the owning worker), read by anyone.
+struct WorkerCounters {
+  std::atomic<std::uint64_t> polls{0};
+  std::atomic<std::uint64_t> steals{0};
+  std::atomic<std::uint64_t> parks{0};
+  std::atomic<std::uint64_t> busy_ns{0};
+  std::atomic<std::uint64_t> spawned{0};
+  std::atomic<std::uint64_t> finished{0};
+
+  static void bump(std::atomic<std::uint64_t>& counter, std::uint64_t by = 1) noexcept {
+    counter.store(counter.load(std::memory_order_relaxed) + by, std::memory_order_relaxed);
+  }
+};
+
+class Worker {
+ public:
+  Worker(Scheduler& scheduler, unsigned index);
+  ~Worker();
+  Worker(const Worker&) = delete;
+  Worker& operator=(const Worker&) = delete;
+
+  void start();
+  void join();
+
+  // --- on this worker's own thread ---
+  void push_spawn(detail::TaskBlock* task);
+  void push_woken(detail::TaskBlock* task);
+  void push_yielded(detail::TaskBlock* task);
+  [[nodiscard]] detail::TaskBlock* current_task() const noexcept { return current_; }
+  [[nodiscard]] SwitchSide& switch_side() noexcept { return side_; }
+  AfterSwitch after_switch = AfterSwitch::none;
+
+  // --- any thread ---
+  [[nodiscard]] bool has_stealable_work() const noexcept;
+  [[nodiscard]] std::size_t queued() const noexcept;
+  [[nodiscard]] unsigned index() const noexcept { return index_; }
+  [[nodiscard]] Scheduler& scheduler() const noexcept { return scheduler_; }
+  [[nodiscard]] std::size_t cached_fibers() const noexcept {
+    return cached_count_.load(std::memory_order_relaxed);
+  }
+  WorkerCounters counters;
+
+ private:
+  static constexpr unsigned kMaxLifoStreak = 3;
+  // Every this many ticks the FIFO goes before new spawns, so endless spawning cannot starve it.
+  static constexpr unsigned kReadyFirstInterval = 31;
+
+  void loop();
+  detail::TaskBlock* find_local();
+  detail::TaskBlock* take_ready();
+  detail::TaskBlock* take_global();
+  detail::TaskBlock* search();
+  detail::TaskBlock* steal_from(Worker& victim);
+  void sleep();
+  void run(detail::TaskBlock* task);
+  void push_or_spill(StealableQueue<detail::TaskBlock>& queue, detail::TaskBlock* task);
+  Fiber* acquire_fiber();
+  void recycle_fiber(Fiber* fiber);
+  void drop_cached_fibers() noexcept;
+
+  Scheduler& scheduler_;
+  const unsigned index_;
+  StealableQueue<detail::TaskBlock> spawns_;
+  StealableQueue<detail::TaskBlock> ready_;
+  detail::TaskBlock* lifo_ = nullptr;
+  unsigned lifo_streak_ = 0;
+  std::uint64_t tick_ = 0;
+  std::uint64_t rng_;
+  bool searching_ = false;
+  detail::TaskBlock* current_ = nullptr;
+  SwitchSide side_;
+  Fiber* cached_ = nullptr;  // idle fibers, ready for the next task
+  std::atomic<std::size_t> cached_count_{0};
+  std::thread thread_;
+};
+
+}  // namespace weft::sched
