@@ -3,6 +3,7 @@
 #include <pthread.h>
 
 #include "sched/current.hpp"
+#include "sched/overflow_report.hpp"
 
 namespace weft::sched {
 
@@ -39,6 +40,7 @@ Scheduler::~Scheduler() {
 }
 
 void Scheduler::start() {
+  if (config.debug) install_overflow_handler();
   for (auto& worker : workers) worker->start();
 }
 

@@ -1,7 +1,7 @@
 #pragma once
 // Fiber stacks: mmap'ed, with a guard page while the process's memory-map budget allows and a
-// canary word at the bottom of every stack (checked at each switch) beyond it (DESIGN.md rule 6:
-// each guarded stack costs two of vm.max_map_count's 65,530 maps).
+// canary (the lowest cache line, which must stay zero; checked at each switch) beyond it
+// (DESIGN.md rule 6: each guarded stack costs two of vm.max_map_count's 65,530 maps).
 #include <atomic>
 #include <cstddef>
 #include <cstdint>

@@ -1,10 +1,15 @@
 #include "sched/worker.hpp"
 
+#include <pthread.h>
+#include <sched.h>
+
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <optional>
 
 #include "sched/current.hpp"
+#include "sched/overflow_report.hpp"
 #include "sched/scheduler.hpp"
 #include "sched/task_block.hpp"
 
@@ -39,6 +44,10 @@ void Worker::join() {
 void Worker::loop() {
   set_current_worker(this);
   side_ = thread_switch_side();
+  const Config& config = scheduler_.config;
+  if (config.pin_workers) pin_to_core();
+  std::optional<AlternateSignalStack> signal_stack;
+  if (config.debug) signal_stack.emplace();
   std::uint64_t awake_since = now_ns();
   for (;;) {
     detail::TaskBlock* task = find_local();
@@ -170,7 +179,13 @@ void Worker::run(detail::TaskBlock* task) {
   after_switch = AfterSwitch::none;
   WorkerCounters::bump(counters.polls);
   Fiber* fiber = task->fiber;
-  fiber->resume(side_);
+  if (scheduler_.config.debug) {
+    const std::uint64_t started = now_ns();
+    fiber->resume(side_);
+    warn_if_slow(task, now_ns() - started);
+  } else {
+    fiber->resume(side_);
+  }
   current_ = nullptr;
   if (!fiber->stack_intact()) detail::report_stack_overflow(task);
   switch (after_switch) {
@@ -194,6 +209,27 @@ void Worker::run(detail::TaskBlock* task) {
       std::fputs("weft: internal error: a fiber switched out without saying why\n", stderr);
       std::abort();
   }
+}
+
+void Worker::warn_if_slow(detail::TaskBlock* task, std::uint64_t ran_ns) const {
+  const std::uint64_t limit_ns = std::uint64_t{scheduler_.config.slow_callback_ms} * 1'000'000;
+  if (ran_ns <= limit_ns) return;
+  std::fprintf(stderr,
+               "weft: debug: task '%s' ran %.1f ms on worker %u without suspending (limit %u ms); "
+               "it held up every other task on this worker\n",
+               detail::name_of(task).c_str(), static_cast<double>(ran_ns) / 1e6, index_,
+               scheduler_.config.slow_callback_ms);
+}
+
+void Worker::pin_to_core() const {
+  const unsigned cores = std::thread::hardware_concurrency();
+  if (cores == 0) return;
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  CPU_SET(index_ % cores, &set);
+  if (pthread_setaffinity_np(pthread_self(), sizeof set, &set) != 0)
+    std::fprintf(stderr, "weft: could not pin worker %u to core %u; it runs unpinned\n", index_,
+                 index_ % cores);
 }
 
 void Worker::push_spawn(detail::TaskBlock* task) {

@@ -81,6 +81,8 @@ class Worker {
   detail::TaskBlock* steal_from(Worker& victim);
   void sleep();
   void run(detail::TaskBlock* task);
+  void warn_if_slow(detail::TaskBlock* task, std::uint64_t ran_ns) const;
+  void pin_to_core() const;
   void push_or_spill(StealableQueue<detail::TaskBlock>& queue, detail::TaskBlock* task);
   Fiber* acquire_fiber();
   void recycle_fiber(Fiber* fiber);

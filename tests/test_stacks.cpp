@@ -1,0 +1,197 @@
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdio>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "runtime_fixture.hpp"
+#include "sched/current.hpp"
+#include "sched/fiber.hpp"
+#include "sched/stack_pool.hpp"
+#include "sched/task_block.hpp"
+#include "sched/worker.hpp"
+
+using weft_test::scaled;
+using weft_test::with_runtimes;
+
+namespace {
+
+// Runs fn in a forked child with stderr captured; returns {wait status, stderr text}.
+template <class Fn>
+std::pair<int, std::string> run_in_child(Fn&& fn) {
+  int pipe_fds[2];
+  REQUIRE(pipe(pipe_fds) == 0);
+  const pid_t pid = fork();
+  REQUIRE(pid >= 0);
+  if (pid == 0) {
+    dup2(pipe_fds[1], STDERR_FILENO);
+    close(pipe_fds[0]);
+    fn();
+    _exit(0);
+  }
+  close(pipe_fds[1]);
+  std::string text;
+  char buffer[512];
+  for (ssize_t n; (n = read(pipe_fds[0], buffer, sizeof buffer)) > 0;) text.append(buffer, n);
+  close(pipe_fds[0]);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  return {status, text};
+}
+
+// Deep, non-tail recursion that the optimiser cannot turn into a loop.
+volatile int recursion_limit = 1 << 30;
+__attribute__((noinline)) int recurse(int depth) {
+  volatile char frame[512];
+  frame[0] = static_cast<char>(depth);
+  if (depth > recursion_limit) return frame[0];
+  return recurse(depth + 1) + frame[0];
+}
+
+std::size_t resident_kib() {
+  std::ifstream status("/proc/self/status");
+  std::string line;
+  while (std::getline(status, line))
+    if (line.rfind("VmRSS:", 0) == 0) return std::stoul(line.substr(6));
+  return 0;
+}
+
+std::size_t map_count() {
+  std::ifstream maps("/proc/self/maps");
+  std::size_t n = 0;
+  for (std::string line; std::getline(maps, line);) ++n;
+  return n;
+}
+
+}  // namespace
+
+TEST_CASE("stacks are reused: sequential tasks do not map a stack each") {
+  with_runtimes([](weft::Runtime& runtime) {
+    runtime
+        .submit([] {
+          for (int i = 0; i < 2000; ++i) weft::spawn([] { return 1; }).get();
+        })
+        .get();
+    const weft::RuntimeStats stats = runtime.stats();
+    // The main fiber plus one child at a time per worker, kept in the caches.
+    CHECK(stats.cached_fibers <= 2 * runtime.config().workers + 2);
+  });
+}
+
+TEST_CASE("guard pages are given within the process budget, beyond it stacks are unguarded") {
+  weft::sched::StackPool pool(64 * 1024, weft::sched::StackPool::guarded_in_process() + 2);
+  const std::size_t before = weft::sched::StackPool::guarded_in_process();
+  weft::sched::Stack a = pool.allocate();
+  weft::sched::Stack b = pool.allocate();
+  weft::sched::Stack c = pool.allocate();
+  CHECK(a.guarded);
+  CHECK(b.guarded);
+  CHECK_FALSE(c.guarded);
+  CHECK(weft::sched::StackPool::guarded_in_process() == before + 2);
+  CHECK(a.canary_intact());
+  CHECK(c.canary_intact());
+  c.bottom()[3] = std::byte{1};
+  CHECK_FALSE(c.canary_intact());
+  c.bottom()[3] = std::byte{0};
+  CHECK(c.canary_intact());
+  CHECK(a.in_guard(a.base));
+  CHECK_FALSE(c.in_guard(c.base));
+  pool.release(a);
+  pool.release(b);
+  pool.release(c);
+  CHECK(weft::sched::StackPool::guarded_in_process() == before);
+}
+
+TEST_CASE("a stack overflow into the guard page names the task (debug mode)") {
+  auto [status, text] = run_in_child([] {
+    weft::Config cfg;
+    cfg.workers = 1;
+    cfg.debug = true;
+    cfg.stack_size = 64 * 1024;
+    weft::run(cfg, [] { return weft::spawn("deep-recursion", [] { return recurse(0); }).get(); });
+  });
+  CHECK(WIFSIGNALED(status));
+  CHECK(text.find("stack overflow in task 'deep-recursion'") != std::string::npos);
+}
+
+TEST_CASE("an overflow of an unguarded stack is caught by its canary and names the task") {
+  auto [status, text] = run_in_child([] {
+    weft::Config cfg;
+    cfg.workers = 1;
+    cfg.guarded_stacks = 0;  // as when the map budget is spent
+    cfg.stack_size = 64 * 1024;
+    weft::run(cfg, [] {
+      return weft::spawn("smasher",
+                         [] {
+                           // Overwrite the lowest words of this fiber's stack, as a deep overflow
+                           // would, without running past the mapping.
+                           auto* task = weft::sched::current_worker()->current_task();
+                           std::byte* bottom = task->fiber->stack().bottom();
+                           for (int i = 0; i < 64; ++i) bottom[i] = std::byte{0x55};
+                           return 0;
+                         })
+          .get();
+    });
+  });
+  CHECK(WIFSIGNALED(status));
+  CHECK(text.find("task 'smasher' overflowed") != std::string::npos);
+}
+
+TEST_CASE("100,000 parked fibers fit the stock map budget and cost little memory each") {
+  const std::size_t tasks = scaled(100'000);
+  with_runtimes(
+      [&](weft::Runtime& runtime) {
+        runtime
+            .submit([&] {
+              weft::Promise<void> release;
+              weft::Future<void> released = release.get_future();
+              std::atomic<std::size_t> parked{0};
+              const std::size_t rss_before = resident_kib();
+              std::vector<weft::Task<void>> all;
+              all.reserve(tasks);
+              // A Future has one consumer, so each task waits on the shared gate through a task.
+              weft::Task<void> gate = weft::spawn([&] { released.get(); });
+              for (std::size_t i = 0; i < tasks; ++i)
+                all.push_back(weft::spawn([&] {
+                  ++parked;
+                  gate.wait();
+                }));
+              while (parked.load() < tasks) weft::yield_now();
+              const std::size_t rss_kib = resident_kib() - rss_before;
+              CHECK(map_count() < 65'530);
+              MESSAGE("parked fibers: ", tasks, ", RSS growth: ", rss_kib,
+                      " KiB, per fiber: ", double(rss_kib) / tasks, " KiB");
+#if !defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_THREAD__)
+              CHECK(double(rss_kib) / tasks <= 8.0);
+#endif
+              release.set_value();
+              for (auto& t : all) t.get();
+              gate.get();
+            })
+            .get();
+      },
+      {2});
+}
+
+TEST_CASE("debug mode warns about a task that runs too long without suspending") {
+  auto [status, text] = run_in_child([] {
+    weft::Config cfg;
+    cfg.workers = 1;
+    cfg.debug = true;
+    cfg.slow_callback_ms = 5;
+    weft::run(cfg, [] {
+      weft::spawn("hog", [] {
+        const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(30);
+        while (std::chrono::steady_clock::now() < until) {
+        }
+      }).get();
+      return 0;
+    });
+  });
+  CHECK(WIFEXITED(status));
+  CHECK(text.find("task 'hog' ran") != std::string::npos);
+  CHECK(text.find("without suspending") != std::string::npos);
+}
