@@ -1,0 +1,176 @@
+#include <atomic>
+#include <future>
+#include <thread>
+#include <vector>
+
+#include "runtime_fixture.hpp"
+
+using namespace std::chrono_literals;
+using weft_test::with_runtimes;
+
+TEST_CASE("Runtime validates a config filled in code") {
+  weft::Config cfg;
+  cfg.workers = 0;
+  CHECK_THROWS_WITH_AS(weft::Runtime{cfg}, doctest::Contains("workers = 0"), weft::ConfigError);
+  cfg.workers = 1;
+  cfg.stack_size = 100;
+  CHECK_THROWS_WITH_AS(weft::Runtime{cfg}, doctest::Contains("stack_size = 100"),
+                       weft::ConfigError);
+}
+
+TEST_CASE("submit from many plain threads delivers every result") {
+  with_runtimes([](weft::Runtime& runtime) {
+    std::vector<std::thread> threads;
+    std::atomic<long> sum{0};
+    for (int t = 0; t < 4; ++t)
+      threads.emplace_back([&, t] {
+        for (int i = 0; i < 200; ++i) {
+          std::future<int> f =
+              runtime.submit([t, i] { return weft::spawn([=] { return t * 1000 + i; }).get(); });
+          sum += f.get();
+        }
+      });
+    for (auto& thread : threads) thread.join();
+    long expected = 0;
+    for (int t = 0; t < 4; ++t)
+      for (int i = 0; i < 200; ++i) expected += t * 1000 + i;
+    CHECK(sum.load() == expected);
+  });
+}
+
+TEST_CASE("submit carries exceptions into the std::future") {
+  with_runtimes([](weft::Runtime& runtime) {
+    auto f = runtime.submit([]() -> int { throw std::domain_error("d"); });
+    CHECK_THROWS_AS(f.get(), std::domain_error);
+  });
+}
+
+TEST_CASE("call_soon_threadsafe runs the function in a fiber") {
+  with_runtimes([](weft::Runtime& runtime) {
+    std::promise<bool> ran;
+    runtime.call_soon_threadsafe([&] { ran.set_value(weft::in_fiber()); });
+    CHECK(ran.get_future().get());
+  });
+}
+
+TEST_CASE("shutdown cancels parked and detached tasks and runs their cleanup") {
+  std::atomic<int> cleaned{0};
+  std::atomic<int> started{0};
+  weft::Config cfg;
+  cfg.workers = 2;
+  weft::Runtime runtime(cfg);
+  weft::Promise<void> never;
+  weft::Future<void> forever = never.get_future();
+  weft::Task<void> gate = runtime.spawn([&] { forever.get(); });
+  for (int i = 0; i < 100; ++i) {
+    (void)runtime.spawn([&] {  // detached
+      struct Cleanup {
+        std::atomic<int>& n;
+        ~Cleanup() { ++n; }
+      } cleanup{cleaned};
+      ++started;
+      gate.wait();
+    });
+  }
+  while (started.load() != 100) std::this_thread::sleep_for(1ms);
+  CHECK(runtime.shutdown(5s));
+  CHECK(cleaned.load() == 100);
+  CHECK(gate.cancelled());
+  CHECK(runtime.stats().live_tasks == 0);
+  CHECK(runtime.stats().live_fibers == 0);
+  CHECK(runtime.shutdown());  // idempotent
+  CHECK_THROWS_AS(runtime.spawn([] {}), weft::InvalidStateError);
+}
+
+TEST_CASE("shutdown keeps cancelling a task that swallows the first CancelledError") {
+  weft::Config cfg;
+  cfg.workers = 1;
+  weft::Runtime runtime(cfg);
+  std::atomic<int> swallowed{0};
+  std::atomic<bool> started{false};
+  weft::Task<void> stubborn = runtime.spawn([&] {
+    started = true;
+    for (;;) {
+      try {
+        weft::yield_now();
+      } catch (const weft::CancelledError&) {
+        if (++swallowed == 3) throw;
+      }
+    }
+  });
+  while (!started.load()) std::this_thread::sleep_for(1ms);
+  CHECK(runtime.shutdown(5s));
+  CHECK(swallowed.load() == 3);
+  CHECK(stubborn.cancelled());
+}
+
+TEST_CASE("tasks spawned while the runtime shuts down are cancelled before they run") {
+  weft::Config cfg;
+  cfg.workers = 2;
+  weft::Runtime runtime(cfg);
+  std::atomic<int> bodies{0};
+  std::atomic<bool> started{false};
+  (void)runtime.spawn([&] {
+    started = true;
+    try {
+      for (;;) weft::yield_now();
+    } catch (const weft::CancelledError&) {
+      for (int i = 0; i < 10; ++i) (void)weft::spawn([&] { ++bodies; });
+      throw;
+    }
+  });
+  while (!started.load()) std::this_thread::sleep_for(1ms);
+  CHECK(runtime.shutdown(5s));
+  CHECK(bodies.load() == 0);
+}
+
+TEST_CASE("two runtimes live side by side and a fiber of one spawns on the other") {
+  weft::Runtime first(weft_test::config_with(2));
+  weft::Runtime second(weft_test::config_with(1));
+  int v = first
+              .submit([&] {
+                weft::Task<int> remote = second.spawn([] { return 5; });
+                return remote.get() + weft::spawn([] { return 1; }).get();
+              })
+              .get();
+  CHECK(v == 6);
+  CHECK(first.shutdown());
+  CHECK(second.shutdown());
+}
+
+TEST_CASE("metrics count polls and steals; dump_tasks lists parked tasks") {
+  weft::Runtime runtime(weft_test::config_with(2));
+  runtime
+      .submit([] {
+        std::vector<weft::Task<int>> tasks;
+        for (int i = 0; i < 2000; ++i)
+          tasks.push_back(weft::spawn([i] {
+            weft::yield_now();
+            return i;
+          }));
+        for (auto& t : tasks) (void)t.get();
+      })
+      .get();
+  std::uint64_t polls = 0;
+  for (const weft::WorkerMetrics& m : runtime.metrics()) polls += m.polls;
+  CHECK(polls >= 4000);
+  CHECK(runtime.metrics().size() == 2);
+
+  weft::Promise<void> never;
+  weft::Future<void> forever = never.get_future();
+  weft::Task<void> waiting = runtime.spawn("sleepy", [&] { forever.get(); });
+  while (runtime.dump_tasks().find("parked") == std::string::npos) std::this_thread::sleep_for(1ms);
+  const std::string dump = runtime.dump_tasks();
+  CHECK(dump.find("sleepy") != std::string::npos);
+  CHECK(dump.find("waiting on awaiting a task or future") != std::string::npos);
+  CHECK(runtime.shutdown());
+}
+
+TEST_CASE("weft::run with Config::from_env honours WEFT_WORKERS") {
+  setenv("WEFT_WORKERS", "3", 1);
+  weft::Runtime runtime;  // default argument: Config::from_env()
+  CHECK(runtime.config().workers == 3);
+  CHECK(runtime.metrics().size() == 3);
+  unsetenv("WEFT_WORKERS");
+  CHECK(runtime.shutdown());
+}
