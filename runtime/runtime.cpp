@@ -7,9 +7,7 @@ namespace weft {
 
 Runtime::Runtime(Config cfg) : core_(std::make_unique<detail::RuntimeCore>(cfg)) {}
 
-Runtime::~Runtime() {
-  core_->shutdown(std::chrono::seconds(5));
-}
+Runtime::~Runtime() = default;  // RuntimeCore's destructor shuts down
 
 void Runtime::call_soon_threadsafe(std::function<void()> fn) {
   (void)spawn(std::move(fn));

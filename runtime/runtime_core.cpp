@@ -1,6 +1,7 @@
 #include "runtime/runtime_core.hpp"
 
 #include <cstdio>
+#include <cstdlib>
 #include <sstream>
 #include <thread>
 
@@ -45,7 +46,14 @@ RuntimeCore::RuntimeCore(const Config& config)
 }
 
 RuntimeCore::~RuntimeCore() {
-  shutdown(std::chrono::seconds(5));
+  try {
+    shutdown(std::chrono::seconds(5));
+  } catch (const std::exception& error) {
+    // Destroyed from one of its own fibers: the workers cannot be joined from inside, and
+    // going on would free memory they still use.
+    std::fprintf(stderr, "weft: fatal: %s\n", error.what());
+    std::abort();
+  }
 }
 
 unsigned RuntimeCore::spawn_shard() const noexcept {

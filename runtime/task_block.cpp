@@ -58,6 +58,7 @@ TaskBlock* allocate_block(std::size_t body_size, std::size_t body_align, BlockKi
   const std::size_t align = body_align > alignof(TaskBlock) ? body_align : alignof(TaskBlock);
   unsigned size_class = 0;
   void* memory = sched::allocate_block_memory(size, align, size_class);
+  // NOLINTNEXTLINE(cppcoreguidelines-owning-memory): this is the allocator
   auto* block = ::new (memory) TaskBlock();
   block->kind = kind;
   block->size_class = size_class;
@@ -74,11 +75,10 @@ void attach_body(TaskBlock* block, TaskBody* body) noexcept {
 void free_block(TaskBlock* block) noexcept {
   report_unretrieved(block);
   if (block->body) block->body->destroy();
-  const std::size_t size = block->alloc_size;
   const std::size_t align = block->alloc_align;
   const unsigned size_class = block->size_class;
   block->~TaskBlock();
-  sched::free_block_memory(block, size, align, size_class);
+  sched::free_block_memory(block, align, size_class);
 }
 
 void discard_block(TaskBlock* block) noexcept {

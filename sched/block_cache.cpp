@@ -76,7 +76,7 @@ ThreadCache::ThreadCache() {
 
 ThreadCache::~ThreadCache() {
   for (unsigned cls = 0; cls < kClasses; ++cls) {
-    while (void* memory = take(cls)) ::operator delete(memory, (cls + 1) * kGranule);
+    while (void* memory = take(cls)) ::operator delete(memory);
   }
   auto& r = registry();
   std::lock_guard guard(r.mutex);
@@ -118,15 +118,14 @@ void* allocate_block_memory(std::size_t size, std::size_t align, unsigned& size_
   }
 }
 
-void free_block_memory(void* memory, std::size_t size, std::size_t align,
-                       unsigned size_class) noexcept {
+void free_block_memory(void* memory, std::size_t align, unsigned size_class) noexcept {
   ThreadCache& cache = this_thread_cache();
   cache.count(-1);
   if (size_class == kUncached) {
-    ::operator delete (memory, size, std::align_val_t{align});
+    ::operator delete (memory, std::align_val_t{align});
     return;
   }
-  if (!cache.give(memory, size_class)) ::operator delete(memory, (size_class + 1) * kGranule);
+  if (!cache.give(memory, size_class)) ::operator delete(memory);
 }
 
 std::int64_t live_block_memory() noexcept {

@@ -15,8 +15,7 @@ inline constexpr unsigned kUncached = ~0u;
 // and the class to free them with.
 [[nodiscard]] void* allocate_block_memory(std::size_t size, std::size_t align,
                                           unsigned& size_class);
-void free_block_memory(void* memory, std::size_t size, std::size_t align,
-                       unsigned size_class) noexcept;
+void free_block_memory(void* memory, std::size_t align, unsigned size_class) noexcept;
 // Blocks allocated and not yet freed, process-wide (for leak checks in tests).
 [[nodiscard]] std::int64_t live_block_memory() noexcept;
 

@@ -18,17 +18,18 @@ struct Fiber::NoDeallocate {
 
 Fiber* Fiber::create(StackPool& pool) {
   const Stack stack = pool.allocate();
-  auto top = reinterpret_cast<std::uintptr_t>(stack.top());
-  const std::uintptr_t place = (top - sizeof(Fiber)) & ~std::uintptr_t{63};
-  Fiber* fiber = ::new (reinterpret_cast<void*>(place)) Fiber(stack);
+  // The Fiber object sits at the top of its own stack, on a cache-line boundary.
+  std::byte* place = stack.top() - sizeof(Fiber);
+  place -= reinterpret_cast<std::uintptr_t>(place) % 64;
+  // NOLINTNEXTLINE(cppcoreguidelines-owning-memory): owned by its stack, see destroy()
+  Fiber* fiber = ::new (place) Fiber(stack);
   // Boost places its own record below ours; the usable stack ends at our object.
   boost::context::stack_context context;
   context.sp = stack.top();
   context.size = stack.size;
-  const std::size_t usable = place - reinterpret_cast<std::uintptr_t>(stack.bottom());
+  const auto usable = static_cast<std::size_t>(place - stack.bottom());
   fiber->self_ = boost::context::fiber(
-      std::allocator_arg,
-      boost::context::preallocated(reinterpret_cast<void*>(place), usable, context), NoDeallocate{},
+      std::allocator_arg, boost::context::preallocated(place, usable, context), NoDeallocate{},
       [fiber](boost::context::fiber&& scheduler) { return fiber->main(std::move(scheduler)); });
   return fiber;
 }

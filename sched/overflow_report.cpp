@@ -14,7 +14,7 @@
 namespace weft::sched {
 namespace {
 
-constexpr std::size_t kAltStackSize = 64 * 1024;
+constexpr std::size_t kAltStackSize = std::size_t{64} * 1024;
 struct sigaction previous_action;
 
 void write_text(const char* text) noexcept {
@@ -33,8 +33,8 @@ void on_segv(int signal, siginfo_t* info, void* context) {
     } else {
       char digits[24];
       int n = 0;
-      for (unsigned long long id = task->id; n == 0 || id != 0; id /= 10)
-        digits[n++] = '0' + id % 10;
+      for (std::uint64_t id = task->id; n == 0 || id != 0; id /= 10)
+        digits[n++] = static_cast<char>('0' + static_cast<int>(id % 10));
       write_text("Task-");
       char reversed[24];
       for (int i = 0; i < n; ++i) reversed[i] = digits[n - 1 - i];

@@ -85,7 +85,7 @@ class WEFT_API BrokenBarrierError : public std::runtime_error {
 // Several failures at once (TaskGroup::join). exceptions() lists every non-cancellation error.
 class WEFT_API ExceptionGroup : public std::runtime_error {
  public:
-  ExceptionGroup(std::string message, std::vector<std::exception_ptr> exceptions);
+  ExceptionGroup(const std::string& message, std::vector<std::exception_ptr> exceptions);
   const std::vector<std::exception_ptr>& exceptions() const noexcept { return exceptions_; }
 
  private:
