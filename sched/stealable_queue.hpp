@@ -157,14 +157,18 @@ class StealableQueue {
     return moved;
   }
 
-  // Approximate (a racing snapshot); never negative and never above capacity().
+  // A consistent snapshot: top is read before and after bottom, and since top only grows, an
+  // unchanged top means b - t was the size at the moment bottom was read. Reading the two once
+  // each can report an empty queue while it holds an item (the owner pushes and takes one
+  // between the reads); Go's runqempty guards against the same with the same re-read. Pop's
+  // brief decrement of bottom can make b - t equal -1, hence the clamp.
   [[nodiscard]] std::size_t size() const noexcept {
-    // acquire on bottom, then top: the top we read is no older than the one the owner saw
-    // when it stored this bottom, so b - t cannot exceed capacity; pop's brief decrement can
-    // make it -1, hence the clamp. relaxed on top: a snapshot needs no more.
-    const std::int64_t b = bottom_.load(std::memory_order_acquire);
-    const std::int64_t t = top_.load(std::memory_order_relaxed);
-    return b > t ? static_cast<std::size_t>(std::min(b - t, capacity_signed())) : 0;
+    for (;;) {
+      const std::int64_t t = top_.load(std::memory_order_acquire);
+      const std::int64_t b = bottom_.load(std::memory_order_acquire);
+      if (top_.load(std::memory_order_acquire) != t) continue;
+      return b > t ? static_cast<std::size_t>(std::min(b - t, capacity_signed())) : 0;
+    }
   }
 
   // Approximate, like size().
