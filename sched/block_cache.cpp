@@ -9,54 +9,43 @@ namespace {
 
 constexpr std::size_t kGranule = 64;
 constexpr unsigned kClasses = 16;  // 64 .. 1024 bytes
-constexpr std::size_t kMaxPerClass = 1024;
+// A thread keeps up to two batches per class at hand and trades whole batches with the depot,
+// so a producer thread (that allocates) and a consumer thread (that frees) meet there once per
+// batch instead of in malloc's arena locks once per block.
+constexpr std::size_t kBatch = 128;
+constexpr std::size_t kDepotBatches = 256;  // per class; beyond that memory goes back to malloc
 
 struct FreeBlock {
   FreeBlock* next;
 };
 
-// Net allocations of threads that have exited, plus a registry of the live caches so that
-// live_block_memory() can sum them. Only touched at thread start/exit and by the leak check.
-struct CacheRegistry;
-CacheRegistry& registry();
-
-class ThreadCache {
+// Whole batches of free blocks, per class, shared by every thread of the process.
+class Depot {
  public:
-  ThreadCache();
-  ~ThreadCache();
-  void* take(unsigned cls) noexcept {
-    FreeBlock* block = heads_[cls];
-    if (!block) return nullptr;
-    heads_[cls] = block->next;
-    --counts_[cls];
-    return block;
-  }
-  bool give(void* memory, unsigned cls) noexcept {
-    if (counts_[cls] >= kMaxPerClass) return false;
-    auto* block = static_cast<FreeBlock*>(memory);
-    block->next = heads_[cls];
-    heads_[cls] = block;
-    ++counts_[cls];
+  bool put(unsigned cls, FreeBlock* batch) noexcept {
+    std::lock_guard guard(mutex_);
+    if (count_[cls] == kDepotBatches) return false;
+    batches_[cls][count_[cls]++] = batch;
     return true;
   }
-  // Single writer (this thread); read by the leak check.
-  void count(std::int64_t delta) noexcept {
-    live_.store(live_.load(std::memory_order_relaxed) + delta, std::memory_order_relaxed);
+  FreeBlock* take(unsigned cls) noexcept {
+    std::lock_guard guard(mutex_);
+    return count_[cls] ? batches_[cls][--count_[cls]] : nullptr;
   }
-  std::int64_t live() const noexcept { return live_.load(std::memory_order_relaxed); }
-  ThreadCache* next = nullptr;
-  ThreadCache* prev = nullptr;
 
  private:
-  FreeBlock* heads_[kClasses] = {};
-  std::size_t counts_[kClasses] = {};
-  std::atomic<std::int64_t> live_{0};
+  std::mutex mutex_;  // guards batches_ and count_
+  FreeBlock* batches_[kClasses][kDepotBatches] = {};
+  std::size_t count_[kClasses] = {};
 };
 
+// Net allocations of threads that have exited, plus a registry of the live caches so that
+// live_block_memory() can sum them. Only touched at thread start/exit and by the leak check.
 struct CacheRegistry {
-  std::mutex mutex;  // guards the list and retired
-  ThreadCache* head = nullptr;
+  std::mutex mutex;  // guards head and retired
+  struct ThreadCacheLink* head = nullptr;
   std::int64_t retired = 0;
+  Depot depot;
 };
 
 CacheRegistry& registry() {
@@ -66,27 +55,76 @@ CacheRegistry& registry() {
   return instance;
 }
 
-ThreadCache::ThreadCache() {
-  auto& r = registry();
-  std::lock_guard guard(r.mutex);
-  next = r.head;
-  if (next) next->prev = this;
-  r.head = this;
+void free_batch(FreeBlock* batch) noexcept {
+  while (batch) {
+    FreeBlock* next = batch->next;
+    ::operator delete(batch);
+    batch = next;
+  }
 }
 
-ThreadCache::~ThreadCache() {
-  for (unsigned cls = 0; cls < kClasses; ++cls) {
-    while (void* memory = take(cls)) ::operator delete(memory);
+struct ThreadCacheLink {
+  ThreadCacheLink* next = nullptr;
+  ThreadCacheLink* prev = nullptr;
+  std::atomic<std::int64_t> live{0};  // single writer (the owning thread)
+};
+
+class ThreadCache {
+ public:
+  ThreadCache() {
+    auto& r = registry();
+    std::lock_guard guard(r.mutex);
+    link_.next = r.head;
+    if (link_.next) link_.next->prev = &link_;
+    r.head = &link_;
   }
-  auto& r = registry();
-  std::lock_guard guard(r.mutex);
-  r.retired += live();
-  if (prev)
-    prev->next = next;
-  else
-    r.head = next;
-  if (next) next->prev = prev;
-}
+  ~ThreadCache() {
+    for (unsigned cls = 0; cls < kClasses; ++cls) free_batch(heads_[cls]);
+    auto& r = registry();
+    std::lock_guard guard(r.mutex);
+    r.retired += link_.live.load(std::memory_order_relaxed);
+    if (link_.prev)
+      link_.prev->next = link_.next;
+    else
+      r.head = link_.next;
+    if (link_.next) link_.next->prev = link_.prev;
+  }
+  ThreadCache(const ThreadCache&) = delete;
+  ThreadCache& operator=(const ThreadCache&) = delete;
+
+  void* take(unsigned cls) noexcept {
+    if (!heads_[cls]) {
+      heads_[cls] = registry().depot.take(cls);
+      if (!heads_[cls]) return nullptr;
+      counts_[cls] = kBatch;
+    }
+    FreeBlock* block = heads_[cls];
+    heads_[cls] = block->next;
+    --counts_[cls];
+    return block;
+  }
+  void give(void* memory, unsigned cls) noexcept {
+    auto* block = static_cast<FreeBlock*>(memory);
+    block->next = heads_[cls];
+    heads_[cls] = block;
+    if (++counts_[cls] < 2 * kBatch) return;
+    // Keep one batch, hand the other (the older blocks, behind the first kBatch) over.
+    FreeBlock* last = heads_[cls];
+    for (std::size_t i = 1; i < kBatch; ++i) last = last->next;
+    FreeBlock* batch = last->next;
+    last->next = nullptr;
+    counts_[cls] = kBatch;
+    if (!registry().depot.put(cls, batch)) free_batch(batch);
+  }
+  void count(std::int64_t delta) noexcept {
+    link_.live.store(link_.live.load(std::memory_order_relaxed) + delta, std::memory_order_relaxed);
+  }
+
+ private:
+  FreeBlock* heads_[kClasses] = {};
+  std::size_t counts_[kClasses] = {};
+  ThreadCacheLink link_;
+};
 
 ThreadCache& this_thread_cache() {
   thread_local ThreadCache cache;
@@ -125,14 +163,15 @@ void free_block_memory(void* memory, std::size_t align, unsigned size_class) noe
     ::operator delete (memory, std::align_val_t{align});
     return;
   }
-  if (!cache.give(memory, size_class)) ::operator delete(memory);
+  cache.give(memory, size_class);
 }
 
 std::int64_t live_block_memory() noexcept {
   auto& r = registry();
   std::lock_guard guard(r.mutex);
   std::int64_t total = r.retired;
-  for (ThreadCache* cache = r.head; cache; cache = cache->next) total += cache->live();
+  for (ThreadCacheLink* link = r.head; link; link = link->next)
+    total += link->live.load(std::memory_order_relaxed);
   return total;
 }
 

@@ -81,19 +81,34 @@ bool Scheduler::has_visible_work() const noexcept {
   return false;
 }
 
-Fiber* Scheduler::take_shared_fiber() noexcept {
+Fiber* Scheduler::take_fiber_batch(std::size_t max, std::size_t& taken) noexcept {
+  Fiber* first = nullptr;
+  taken = 0;
   std::lock_guard guard(shared_mutex_);
-  if (shared_fibers_.empty()) return nullptr;
-  Fiber* fiber = shared_fibers_.back();
-  shared_fibers_.pop_back();
-  return fiber;
+  while (taken < max && !shared_fibers_.empty()) {
+    Fiber* fiber = shared_fibers_.back();
+    shared_fibers_.pop_back();
+    fiber->next_idle = first;
+    first = fiber;
+    ++taken;
+  }
+  return first;
 }
 
-bool Scheduler::give_shared_fiber(Fiber* fiber) noexcept {
-  std::lock_guard guard(shared_mutex_);
-  if (shared_fibers_.size() >= config.stack_cache * config.workers) return false;
-  shared_fibers_.push_back(fiber);
-  return true;
+void Scheduler::give_fiber_batch(Fiber* first, std::size_t count, SwitchSide& caller) noexcept {
+  {
+    std::lock_guard guard(shared_mutex_);
+    while (first && shared_fibers_.size() < config.stack_cache) {
+      shared_fibers_.push_back(first);
+      first = first->next_idle;
+      --count;
+    }
+  }
+  while (first) {  // over the budget: unmap
+    Fiber* next = first->next_idle;
+    destroy_fiber(first, caller);
+    first = next;
+  }
 }
 
 Fiber* Scheduler::new_fiber() {

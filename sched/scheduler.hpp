@@ -44,9 +44,11 @@ class Scheduler {
   [[nodiscard]] bool has_visible_work() const noexcept;
   [[nodiscard]] bool stopping() const noexcept { return stopping_.load(std::memory_order_acquire); }
 
-  // Fibers beyond what one worker caches are shared here, up to stack_cache × workers.
-  [[nodiscard]] Fiber* take_shared_fiber() noexcept;
-  [[nodiscard]] bool give_shared_fiber(Fiber* fiber) noexcept;
+  // The runtime's depot of idle fibers, beyond what each worker keeps at hand; workers move
+  // them in batches (a list linked through Fiber::next_idle) so the lock is rarely taken.
+  // Up to Config::stack_cache fibers are kept in all; the rest are unmapped.
+  [[nodiscard]] Fiber* take_fiber_batch(std::size_t max, std::size_t& taken) noexcept;
+  void give_fiber_batch(Fiber* first, std::size_t count, SwitchSide& caller) noexcept;
   [[nodiscard]] Fiber* new_fiber();
   void destroy_fiber(Fiber* fiber, SwitchSide& caller) noexcept;
 

@@ -71,8 +71,11 @@ detail::TaskBlock* Worker::find_local() {
     if (detail::TaskBlock* task = scheduler_.injection.pop()) return task;
   }
   if (lifo_) {
-    if (lifo_streak_ < kMaxLifoStreak) {
-      ++lifo_streak_;
+    // A new spawn always runs next (depth-first); a woken task at most kMaxLifoStreak times
+    // in a row, so two tasks handing a value back and forth cannot starve the rest.
+    const bool spawned = !lifo_->has(detail::kStarted);
+    if (spawned || lifo_streak_ < kMaxLifoStreak) {
+      if (!spawned) ++lifo_streak_;
       return std::exchange(lifo_, nullptr);
     }
     push_or_spill(ready_, std::exchange(lifo_, nullptr));
@@ -233,15 +236,22 @@ void Worker::pin_to_core() const {
 }
 
 void Worker::push_spawn(detail::TaskBlock* task) {
-  push_or_spill(spawns_, task);
-  scheduler_.idle.notify_one();
+  if (detail::TaskBlock* displaced = std::exchange(lifo_, task)) push_displaced(displaced);
 }
 
 void Worker::push_woken(detail::TaskBlock* task) {
-  if (detail::TaskBlock* displaced = std::exchange(lifo_, task)) {
-    push_or_spill(ready_, displaced);
-    scheduler_.idle.notify_one();
-  }
+  if (detail::TaskBlock* displaced = std::exchange(lifo_, task)) push_displaced(displaced);
+}
+
+void Worker::push_displaced(detail::TaskBlock* task) {
+  // Spawns keep their LIFO order in spawns_; woken tasks queue fairly in ready_.
+  auto& queue = task->has(detail::kStarted) ? ready_ : spawns_;
+  // Only an empty-to-non-empty change needs a wake-up: while the queue was non-empty, either
+  // the push that filled it woke someone, or every sleeper saw it when it went to sleep (see
+  // IdleWorkers).
+  const bool was_empty = queue.empty();
+  push_or_spill(queue, task);
+  if (was_empty) scheduler_.idle.notify_one();
 }
 
 void Worker::push_yielded(detail::TaskBlock* task) {
@@ -280,25 +290,31 @@ void Worker::push_or_spill(StealableQueue<detail::TaskBlock>& queue, detail::Tas
 }
 
 Fiber* Worker::acquire_fiber() {
-  if (Fiber* fiber = cached_) {
-    cached_ = fiber->next_idle;
-    cached_count_.store(cached_count_.load(std::memory_order_relaxed) - 1,
-                        std::memory_order_relaxed);
-    return fiber;
+  std::size_t count = cached_count_.load(std::memory_order_relaxed);
+  if (!cached_) {
+    cached_ = scheduler_.take_fiber_batch(kFiberBatch, count);
+    if (!cached_) return scheduler_.new_fiber();
   }
-  if (Fiber* fiber = scheduler_.take_shared_fiber()) return fiber;
-  return scheduler_.new_fiber();
+  Fiber* fiber = cached_;
+  cached_ = fiber->next_idle;
+  cached_count_.store(count - 1, std::memory_order_relaxed);
+  return fiber;
 }
 
 void Worker::recycle_fiber(Fiber* fiber) {
-  const std::size_t count = cached_count_.load(std::memory_order_relaxed);
-  if (count < scheduler_.config.stack_cache) {
-    fiber->next_idle = cached_;
-    cached_ = fiber;
-    cached_count_.store(count + 1, std::memory_order_relaxed);
-    return;
+  std::size_t count = cached_count_.load(std::memory_order_relaxed);
+  fiber->next_idle = cached_;
+  cached_ = fiber;
+  if (++count > 2 * kFiberBatch) {
+    // Keep a batch at hand, hand the other to the runtime's depot.
+    Fiber* last = cached_;
+    for (std::size_t i = 1; i < kFiberBatch; ++i) last = last->next_idle;
+    Fiber* spill = last->next_idle;
+    last->next_idle = nullptr;
+    scheduler_.give_fiber_batch(spill, count - kFiberBatch, side_);
+    count = kFiberBatch;
   }
-  if (!scheduler_.give_shared_fiber(fiber)) scheduler_.destroy_fiber(fiber, side_);
+  cached_count_.store(count, std::memory_order_relaxed);
 }
 
 void Worker::drop_cached_fibers() noexcept {

@@ -4,8 +4,9 @@
 //            thieves the oldest (the biggest subtrees).
 //   ready_   a second deque the owner uses as a FIFO (it takes the oldest too): yields and
 //            displaced wake-ups, so a task that keeps yielding cannot starve others.
-//   lifo_    the task woken last by this worker (tokio's LIFO slot), run next, at most
-//            kMaxLifoStreak times in a row.
+//   lifo_    the task spawned or woken last by this worker (Go's runnext, tokio's LIFO slot),
+//            run next; a woken one at most kMaxLifoStreak times in a row. Not stealable: the
+//            task it displaces goes to spawns_ or ready_, where thieves can reach it.
 // See docs/scheduler.md for how a task moves between these, the global queue and other workers.
 #include <atomic>
 #include <cstdint>
@@ -70,6 +71,8 @@ class Worker {
 
  private:
   static constexpr unsigned kMaxLifoStreak = 3;
+  // Idle fibers a worker keeps at hand, and moves to or from the runtime's depot at once.
+  static constexpr std::size_t kFiberBatch = 64;
   // Every this many ticks the FIFO goes before new spawns, so endless spawning cannot starve it.
   static constexpr unsigned kReadyFirstInterval = 31;
 
@@ -84,6 +87,7 @@ class Worker {
   void warn_if_slow(detail::TaskBlock* task, std::uint64_t ran_ns) const;
   void pin_to_core() const;
   void push_or_spill(StealableQueue<detail::TaskBlock>& queue, detail::TaskBlock* task);
+  void push_displaced(detail::TaskBlock* task);
   Fiber* acquire_fiber();
   void recycle_fiber(Fiber* fiber);
   void drop_cached_fibers() noexcept;

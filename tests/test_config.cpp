@@ -121,7 +121,7 @@ TEST_SUITE("config") {
     CHECK(cfg.workers == weft::Config::default_workers());
     CHECK(cfg.stack_size == 128 * kKiB);
     CHECK(cfg.guarded_stacks == 16384);
-    CHECK(cfg.stack_cache == 256);
+    CHECK(cfg.stack_cache == 16384);
     CHECK(cfg.local_queue_size == 256);
     CHECK(cfg.global_queue_interval == 61);
     CHECK(cfg.steal_attempts == 2);
