@@ -1,0 +1,161 @@
+#include "weft_bench_workloads.hpp"
+
+#include <array>
+#include <atomic>
+#include <optional>
+#include <utility>
+#include <vector>
+
+#include <weft/weft.hpp>
+
+namespace weft::bench {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// ---- skynet
+
+std::uint64_t skynet_node(std::uint64_t num, std::uint64_t size) {
+  if (size == 1) return num;
+  const std::uint64_t sub = size / 10;
+  std::array<Task<std::uint64_t>, 10> children;
+  for (std::uint64_t i = 0; i < 10; ++i)
+    children[i] = spawn([num, sub, i] { return skynet_node(num + i * sub, sub); });
+  // The oldest child runs last on this worker (spawns run newest first), so awaiting it first
+  // parks the parent once rather than once per child.
+  std::uint64_t sum = 0;
+  for (auto& child : children) sum += child.get();
+  return sum;
+}
+
+// ---- ping_pong
+// weft has no Channel yet, so each message is a one-shot Promise, and each message carries the
+// promise for the answer: the receiver creates it, so every promise is owned (and destroyed) by
+// the fiber that satisfies it, never by the one that reads it.
+
+struct Pong;
+struct Ping {
+  std::uint64_t value = 0;
+  Promise<Pong> reply;
+};
+struct Pong {
+  std::uint64_t value = 0;
+  std::optional<Promise<Ping>> next;  // where the next ping goes; empty after the last round
+};
+
+void ponger(Future<Ping> inbox, std::uint64_t rounds) {
+  for (std::uint64_t r = 0; r < rounds; ++r) {
+    Ping ping = inbox.get();
+    Pong pong{ping.value + 1, std::nullopt};
+    if (r + 1 < rounds) inbox = pong.next.emplace().get_future();
+    ping.reply.set_value(std::move(pong));
+  }
+}
+
+std::uint64_t pinger(Promise<Ping> outbox, std::uint64_t rounds) {
+  std::uint64_t sum = 0;
+  for (std::uint64_t r = 0; r < rounds; ++r) {
+    Promise<Pong> reply;
+    Future<Pong> answer = reply.get_future();
+    outbox.set_value(Ping{r, std::move(reply)});
+    Pong pong = answer.get();
+    sum += pong.value;
+    if (pong.next) outbox = std::move(*pong.next);
+  }
+  return sum;
+}
+
+// ---- chained_spawn
+// The promise travels down the chain (like the Tokio peer's oneshot sender), so the task that
+// satisfies it owns it.
+
+void chain_link(Promise<std::uint64_t> done, std::uint64_t left, std::uint64_t hops) {
+  if (left == 0) {
+    done.set_value(hops);
+    return;
+  }
+  spawn([done = std::move(done), left, hops]() mutable {
+    chain_link(std::move(done), left - 1, hops + 1);
+  });
+}
+
+}  // namespace
+
+Outcome skynet(std::uint64_t leaves) {
+  std::uint64_t nodes = 0;
+  for (std::uint64_t level = leaves; level >= 1; level /= 10) nodes += leaves / level;
+  const auto start = Clock::now();
+  const std::uint64_t sum = spawn([leaves] { return skynet_node(0, leaves); }).get();
+  const auto wall = Clock::now() - start;
+  return {wall, nodes, sum == leaves * (leaves - 1) / 2, "result=" + std::to_string(sum)};
+}
+
+Outcome spawn_many(std::uint64_t tasks) {
+  struct Shared {
+    std::atomic<std::uint64_t> counter{0};
+    Promise<void> done;
+  } shared;
+  Future<void> all_done = shared.done.get_future();
+  const auto start = Clock::now();
+  for (std::uint64_t i = 0; i < tasks; ++i) {
+    spawn([&shared, tasks] {
+      if (shared.counter.fetch_add(1, std::memory_order_acq_rel) + 1 == tasks) {
+        // Take the promise before satisfying it: the driver frees `shared` as soon as it
+        // wakes, which may be before set_value() has returned.
+        Promise<void> done = std::move(shared.done);
+        done.set_value();
+      }
+    });
+  }
+  if (tasks > 0) all_done.get();
+  const auto wall = Clock::now() - start;
+  return {wall, tasks, shared.counter.load(std::memory_order_acquire) == tasks, {}};
+}
+
+Outcome yield_many(std::uint64_t tasks, std::uint64_t yields) {
+  std::atomic<std::uint64_t> total{0};
+  std::vector<Task<void>> handles;
+  handles.reserve(tasks);
+  const auto start = Clock::now();
+  for (std::uint64_t t = 0; t < tasks; ++t) {
+    handles.push_back(spawn([&total, yields] {
+      for (std::uint64_t i = 0; i < yields; ++i) yield_now();
+      total.fetch_add(yields, std::memory_order_relaxed);
+    }));
+  }
+  for (auto& handle : handles) handle.get();
+  const auto wall = Clock::now() - start;
+  const std::uint64_t ops = tasks * yields;
+  return {wall, ops, total.load(std::memory_order_relaxed) == ops,
+          "tasks=" + std::to_string(tasks)};
+}
+
+Outcome ping_pong(std::uint64_t pairs, std::uint64_t rounds) {
+  std::vector<Task<std::uint64_t>> pingers;
+  pingers.reserve(pairs);
+  const auto start = Clock::now();
+  for (std::uint64_t p = 0; p < pairs; ++p) {
+    Promise<Ping> first;
+    Future<Ping> inbox = first.get_future();
+    spawn([inbox = std::move(inbox), rounds]() mutable { ponger(std::move(inbox), rounds); });
+    pingers.push_back(spawn(
+        [first = std::move(first), rounds]() mutable { return pinger(std::move(first), rounds); }));
+  }
+  std::uint64_t sum = 0;
+  for (auto& handle : pingers) sum += handle.get();
+  const auto wall = Clock::now() - start;
+  const std::uint64_t want = pairs * (rounds * (rounds + 1) / 2);
+  return {wall, pairs * rounds, sum == want, "pairs=" + std::to_string(pairs)};
+}
+
+Outcome chained_spawn(std::uint64_t length) {
+  Promise<std::uint64_t> done;
+  Future<std::uint64_t> hops = done.get_future();
+  const auto start = Clock::now();
+  spawn([done = std::move(done), length]() mutable { chain_link(std::move(done), length, 0); });
+  const std::uint64_t got = hops.get();
+  const auto wall = Clock::now() - start;
+  return {wall, length, got == length, {}};
+}
+
+}  // namespace weft::bench
