@@ -56,6 +56,10 @@ RuntimeCore::~RuntimeCore() {
   }
 }
 
+void sweep_retired(RuntimeCore& runtime, unsigned worker) noexcept {
+  runtime.registry.sweep(worker);
+}
+
 unsigned RuntimeCore::spawn_shard() const noexcept {
   const sched::Worker* worker = scheduler_.own_worker();
   return worker ? worker->index() : registry.outside_shard();
@@ -91,6 +95,7 @@ bool RuntimeCore::shutdown(std::chrono::milliseconds timeout) {
     }
   }
   scheduler_.stop();
+  registry.sweep_all();
   stopped_.store(true, std::memory_order_release);
   return clean_shutdown_;
 }

@@ -37,9 +37,8 @@ void report_unretrieved(TaskBlock* block) noexcept {
   }
 }
 
-// Completion bookkeeping of a task (not a promise): it leaves the registry.
-void retire_task(TaskBlock* task) noexcept {
-  if (task->runtime) task->runtime->registry.remove(task);
+// Completion bookkeeping of a task (not a promise).
+void count_finished() noexcept {
   if (sched::Worker* worker = sched::current_worker())
     sched::WorkerCounters::bump(worker->counters.finished);
 }
@@ -115,12 +114,13 @@ TaskBlock* schedule_new(TaskBlock* block, Runtime* runtime, const SpawnOptions& 
   }
   block->runtime = core;
   if (!options.name.empty()) block->extras_locked().name = std::string(options.name);
+  // Two references: the handle's, and the scheduler's, which the registry holds.
+  block->refs.store(2, std::memory_order_relaxed);
   core->registry.add(block, core->spawn_shard());
   // A runtime that is closing cancels new tasks before they run (they never take a stack).
   if (core->closing()) block->flags.fetch_or(kCancelRequested, std::memory_order_relaxed);
   if (sched::Worker* worker = core->scheduler().own_worker())
     sched::WorkerCounters::bump(worker->counters.spawned);
-  block->refs.store(2, std::memory_order_relaxed);  // the scheduler's and the handle's
   core->scheduler().spawn(block);
   return block;
 }
@@ -150,10 +150,11 @@ void finish_block(TaskBlock* block) noexcept {
 void run_task_body(TaskBlock* task) {
   task->flags.fetch_or(kStarted, std::memory_order_relaxed);
   try {
+    // A cancellation requested after the body's last suspension point is never delivered: the
+    // body's result stands. (asyncio would cancel the task at its next step; with several
+    // workers the body may already have consumed a value — say, a queue item — that would
+    // then be lost with it.)
     task->body->run();
-    // asyncio: a cancellation requested but never delivered when the coroutine returns still
-    // ends the task as cancelled.
-    if (task->has(kCancelRequested)) throw_cancelled(task);
   } catch (const boost::context::detail::forced_unwind&) {
     throw;
   } catch (const CancelledError&) {
@@ -167,7 +168,7 @@ void run_task_body(TaskBlock* task) {
     }
     task->flags.fetch_or(kFailed, std::memory_order_relaxed);
   }
-  retire_task(task);
+  count_finished();
   finish_block(task);
 }
 
@@ -179,7 +180,7 @@ void finish_unstarted(TaskBlock* task) noexcept {
   }
   task->error = std::make_exception_ptr(CancelledError(std::move(message)));
   task->flags.fetch_or(kStarted | kCancelled, std::memory_order_relaxed);
-  retire_task(task);
+  count_finished();
   finish_block(task);
 }
 

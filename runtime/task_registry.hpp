@@ -1,7 +1,14 @@
 #pragma once
-// Every unfinished task of a runtime, for all_tasks(), dump_tasks() and shutdown. Sharded by
-// worker so spawning and finishing rarely contend: a task joins the shard of the worker that
-// spawned it (non-worker threads share the last shard) and leaves it from wherever it ends.
+// Every task of a runtime that has not been swept yet, for all_tasks(), dump_tasks() and
+// shutdown. Sharded by spawning worker (threads that are not workers share the last shard).
+//
+// The registry holds the scheduler's reference to each task. Finishing a task writes nothing
+// here: the worker only marks the block retired once its fiber has switched out, and the shard's
+// owner sweeps retired tasks away later (when the shard has doubled since the last sweep, and
+// when the worker goes idle). So a shard's lock is taken by one worker and, rarely, by a reader
+// — never by two workers racing on every task — and finished blocks are freed on the thread
+// that allocated them.
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <vector>
@@ -16,20 +23,28 @@ namespace weft::detail {
 class TaskRegistry {
  public:
   explicit TaskRegistry(unsigned shards);
+  // Drops the references of whatever is left (every task has finished by then).
+  ~TaskRegistry();
+  TaskRegistry(const TaskRegistry&) = delete;
+  TaskRegistry& operator=(const TaskRegistry&) = delete;
 
-  // Assigns the task's id.
+  // Takes over one reference to the task (the scheduler's) and assigns its id.
   void add(TaskBlock* task, unsigned shard) noexcept;
-  void remove(TaskBlock* task) noexcept;
+  // Drops retired tasks of one shard, or of all.
+  void sweep(unsigned shard) noexcept;
+  void sweep_all() noexcept;
+  // Tasks not finished yet.
   [[nodiscard]] std::uint64_t live() const noexcept;
-  // References to every registered task (taken under each shard's lock).
   [[nodiscard]] std::vector<TaskRef> snapshot() const;
   [[nodiscard]] unsigned outside_shard() const noexcept { return count_ - 1; }
 
  private:
+  static constexpr std::size_t kMinSweep = 1024;
   struct alignas(64) Shard {
-    mutable sync::SpinLock lock;  // guards head, live, next_id
+    mutable sync::SpinLock lock;  // guards head, next_sweep and next_id
     TaskBlock* head = nullptr;
-    std::uint64_t live = 0;
+    std::atomic<std::size_t> size{0};  // written under the lock, read without it
+    std::size_t next_sweep = kMinSweep;
     std::uint64_t next_id = 0;
   };
   unsigned count_;

@@ -33,53 +33,50 @@ IdleWorkers::IdleWorkers(unsigned workers)
 }
 
 void IdleWorkers::notify_one() noexcept {
-  // seq_cst fence: the producer's half of the Dekker pair described in the header.
-  std::atomic_thread_fence(std::memory_order_seq_cst);
-  if (searching_.load(std::memory_order_relaxed) != 0 ||
-      sleeping_.load(std::memory_order_relaxed) == 0)
-    return;
+  // An RMW, not a load: it is the producer's half of the pairing described in the header.
+  const std::uint64_t state = state_.fetch_add(0, std::memory_order_seq_cst);
+  if (searchers_in(state) != 0 || sleepers_in(state) == 0) return;
   unsigned index;
   {
     std::lock_guard guard(mutex_);
     if (sleepers_.empty()) return;
     index = sleepers_.back();
     sleepers_.pop_back();
-    sleeping_.fetch_sub(1, std::memory_order_relaxed);
+    state_.fetch_sub(kOneSleeper, std::memory_order_relaxed);
   }
   parkers_[index].unpark();
 }
 
 void IdleWorkers::notify_all() noexcept {
-  std::vector<unsigned> woken;
   {
     std::lock_guard guard(mutex_);
-    woken.swap(sleepers_);
-    sleeping_.store(0, std::memory_order_relaxed);
+    state_.fetch_sub(sleepers_.size() * kOneSleeper, std::memory_order_relaxed);
+    sleepers_.clear();
   }
   for (unsigned i = 0; i < workers_; ++i) parkers_[i].unpark();
 }
 
 bool IdleWorkers::begin_search() noexcept {
-  unsigned now = searching_.load(std::memory_order_relaxed);
+  std::uint64_t state = state_.load(std::memory_order_relaxed);
   do {
-    if (2 * now >= std::max(workers_, 2u)) return false;
-  } while (!searching_.compare_exchange_weak(now, now + 1, std::memory_order_acq_rel));
+    if (2 * searchers_in(state) >= std::max(workers_, 2u)) return false;
+  } while (!state_.compare_exchange_weak(state, state + kOneSearcher, std::memory_order_acq_rel));
   return true;
 }
 
 bool IdleWorkers::end_search() noexcept {
-  return searching_.fetch_sub(1, std::memory_order_acq_rel) == 1;
+  return searchers_in(state_.fetch_sub(kOneSearcher, std::memory_order_acq_rel)) == 1;
 }
 
 void IdleWorkers::announce_sleep(unsigned index, bool was_searching) noexcept {
   {
     std::lock_guard guard(mutex_);
     sleepers_.push_back(index);
-    sleeping_.fetch_add(1, std::memory_order_relaxed);
   }
-  if (was_searching) searching_.fetch_sub(1, std::memory_order_relaxed);
-  // seq_cst fence: the sleeper's half of the Dekker pair; the caller re-checks queues next.
-  std::atomic_thread_fence(std::memory_order_seq_cst);
+  // The sleeper's half of the pairing: one RMW counts it as sleeping (and no longer
+  // searching); the caller re-checks the queues next.
+  const std::uint64_t delta = was_searching ? kOneSleeper - kOneSearcher : kOneSleeper;
+  state_.fetch_add(delta, std::memory_order_seq_cst);
 }
 
 void IdleWorkers::cancel_sleep(unsigned index) noexcept {
@@ -87,7 +84,7 @@ void IdleWorkers::cancel_sleep(unsigned index) noexcept {
   auto it = std::find(sleepers_.begin(), sleepers_.end(), index);
   if (it != sleepers_.end()) {
     sleepers_.erase(it);
-    sleeping_.fetch_sub(1, std::memory_order_relaxed);
+    state_.fetch_sub(kOneSleeper, std::memory_order_relaxed);
   }
   // Not found: a producer already took us off the list and unparks us; the token it leaves
   // makes our next sleep() return at once, which only costs one extra look at the queues.

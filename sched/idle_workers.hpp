@@ -1,12 +1,16 @@
 #pragma once
-// Which workers are asleep, and the protocol that guarantees no lost wake-up:
-//   a producer makes work visible, then (seq_cst fence) checks for sleepers and wakes one if no
-//   worker is searching (a searcher will find the work itself);
-//   a worker about to sleep registers as a sleeper (and stops searching), then (seq_cst fence)
-//   re-checks every queue before it blocks.
-// Whichever fence comes second sees the other side's write (Dekker), so either the producer
-// wakes someone or the sleeper sees the work. A searcher that finds work while it is the last
-// searcher wakes another worker, so parallelism ramps up (tokio's idle.rs does the same).
+// Which workers are asleep, and the protocol that guarantees no lost wake-up. The counts of
+// searching and sleeping workers share one atomic word, and both sides go through a
+// read-modify-write of it:
+//   a producer makes work visible, then reads the word with an RMW and wakes one sleeper if
+//   nobody is searching (a searcher will find the work itself);
+//   a worker about to sleep puts itself on the sleeper list, counts itself with an RMW (and
+//   stops counting as a searcher), then re-checks every queue before it blocks.
+// RMWs of one word are totally ordered: if the producer's comes second it sees the sleeper; if
+// the sleeper's comes second it reads the producer's (release) write and so sees the work. No
+// standalone fences, which ThreadSanitizer cannot follow. A searcher that finds work while it
+// is the last searcher wakes another worker, so parallelism ramps up (tokio's idle.rs does the
+// same).
 #include <atomic>
 #include <cstdint>
 #include <memory>
@@ -44,13 +48,22 @@ class IdleWorkers {
   void sleep(unsigned index) noexcept;
 
   [[nodiscard]] unsigned sleeping() const noexcept {
-    return sleeping_.load(std::memory_order_relaxed);
+    return sleepers_in(state_.load(std::memory_order_relaxed));
   }
 
  private:
+  // state_: searchers in the high half, sleepers in the low half.
+  static constexpr std::uint64_t kOneSleeper = 1;
+  static constexpr std::uint64_t kOneSearcher = std::uint64_t{1} << 32;
+  static unsigned sleepers_in(std::uint64_t state) noexcept {
+    return static_cast<unsigned>(state & 0xffffffffu);
+  }
+  static unsigned searchers_in(std::uint64_t state) noexcept {
+    return static_cast<unsigned>(state >> 32);
+  }
+
   unsigned workers_;
-  std::atomic<unsigned> searching_{0};
-  std::atomic<unsigned> sleeping_{0};
+  std::atomic<std::uint64_t> state_{0};
   std::mutex mutex_;  // guards sleepers_
   std::vector<unsigned> sleepers_;
   std::unique_ptr<Parker[]> parkers_;

@@ -44,6 +44,7 @@ enum TaskFlag : std::uint32_t {
   kClaimed = 1u << 5,          // get() was called
   kSetBegun = 1u << 6,         // a promise is being satisfied
   kCancelRequested = 1u << 7,  // cancel() pending delivery at the next suspension point
+  kRetired = 1u << 8,          // finished and its fiber switched out: the scheduler is done with it
 };
 
 // Fields few tasks use, allocated on first use under the block's lock.
@@ -77,8 +78,6 @@ class TaskBlock {
   // --- registry (guarded by the registry shard's lock) ---
   TaskBlock* reg_prev = nullptr;
   TaskBlock* reg_next = nullptr;
-  unsigned reg_shard = 0;
-  bool registered = false;
   unsigned size_class = 0;  // the allocation cache's class, or kUncached
   std::uint32_t alloc_size = 0;
   std::uint32_t alloc_align = 0;
@@ -97,6 +96,12 @@ void run_task_body(TaskBlock* task);
 // Marks the block done, wakes its waiters and runs its callbacks. Used by run_task_body and
 // by promises; finishing a task without running it (cancelled before start) too.
 void finish_block(TaskBlock* block) noexcept;
+// The scheduler is done with a finished task (its fiber has switched out for good).
+inline void retire(TaskBlock* task) noexcept {
+  task->flags.fetch_or(kRetired, std::memory_order_release);
+}
+// A worker going idle sweeps the retired tasks it spawned (runtime/task_registry).
+void sweep_retired(RuntimeCore& runtime, unsigned worker) noexcept;
 // Finishes a task that was cancelled before it ever ran.
 void finish_unstarted(TaskBlock* task) noexcept;
 // Throws CancelledError if the task has a cancellation pending, consuming it.

@@ -155,6 +155,7 @@ detail::TaskBlock* Worker::steal_from(Worker& victim) {
 }
 
 void Worker::sleep() {
+  detail::sweep_retired(scheduler_.owner, index_);
   auto& idle = scheduler_.idle;
   idle.announce_sleep(index_, std::exchange(searching_, false));
   if (scheduler_.has_visible_work() || scheduler_.stopping()) {
@@ -170,7 +171,7 @@ void Worker::run(detail::TaskBlock* task) {
     // A task cancelled before it ever ran finishes without taking a stack.
     if (task->has(detail::kCancelRequested)) {
       detail::finish_unstarted(task);
-      detail::release(task);
+      detail::retire(task);
       return;
     }
     Fiber* fiber = acquire_fiber();
@@ -206,7 +207,7 @@ void Worker::run(detail::TaskBlock* task) {
       task->fiber = nullptr;
       fiber->task = nullptr;
       recycle_fiber(fiber);
-      detail::release(task);  // the scheduler's reference
+      detail::retire(task);  // the registry drops the scheduler's reference at its next sweep
       break;
     case AfterSwitch::none:
       std::fputs("weft: internal error: a fiber switched out without saying why\n", stderr);

@@ -60,11 +60,14 @@ template <class T>
 class Promise {
  public:
   Promise() : block_(detail::make_block<detail::PromiseBody<T>>(detail::BlockKind::promise)) {}
-  Promise(Promise&& other) noexcept : block_(std::exchange(other.block_, nullptr)) {}
+  Promise(Promise&& other) noexcept
+      : block_(std::exchange(other.block_, nullptr)),
+        future_taken_(std::exchange(other.future_taken_, false)) {}
   Promise& operator=(Promise&& other) noexcept {
     if (this != &other) {
       abandon();
       block_ = std::exchange(other.block_, nullptr);
+      future_taken_ = std::exchange(other.future_taken_, false);
     }
     return *this;
   }
@@ -80,34 +83,46 @@ class Promise {
     detail::retain(block_);
     return Future<T>(block_);
   }
+  // Satisfying a promise wakes its waiter, which may destroy this Promise (a waiter that owns
+  // the promise it awaits is a common shape); so the shared state is kept alive by its own
+  // reference until the setter is done with it.
   template <class... A>
   void set_value(A&&... value) {
-    detail::begin_set(checked());
+    detail::TaskBlock* block = checked();
+    detail::begin_set(block);
+    const Pin pin(block);
+    auto* body = static_cast<detail::TypedBody<T>*>(detail::body_of(block));
     if constexpr (std::is_void_v<T>) {
       static_assert(sizeof...(A) == 0, "Promise<void>::set_value takes no value");
-      typed()->emplace();
+      body->emplace();
     } else {
       try {
-        typed()->emplace(std::forward<A>(value)...);
+        body->emplace(std::forward<A>(value)...);
       } catch (...) {
-        detail::complete_exception(block_, std::current_exception());
+        detail::complete_exception(block, std::current_exception());
         throw;
       }
     }
-    detail::complete_value(block_);
+    detail::complete_value(block);
   }
   void set_exception(std::exception_ptr error) {
-    detail::begin_set(checked());
-    detail::complete_exception(block_, std::move(error));
+    detail::TaskBlock* block = checked();
+    detail::begin_set(block);
+    const Pin pin(block);
+    detail::complete_exception(block, std::move(error));
   }
 
  private:
+  struct Pin {
+    explicit Pin(detail::TaskBlock* b) noexcept : block(b) { detail::retain(block); }
+    ~Pin() { detail::release(block); }
+    Pin(const Pin&) = delete;
+    Pin& operator=(const Pin&) = delete;
+    detail::TaskBlock* block;
+  };
   detail::TaskBlock* checked() const {
     if (!block_) throw InvalidStateError("weft::Promise: no shared state");
     return block_;
-  }
-  detail::TypedBody<T>* typed() const {
-    return static_cast<detail::TypedBody<T>*>(detail::body_of(block_));
   }
   void abandon() noexcept {
     if (!block_) return;
