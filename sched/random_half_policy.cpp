@@ -18,7 +18,7 @@ class RandomHalfPolicy final : public StealPolicy {
     return victim == self ? (victim + 1) % workers : victim;
   }
   std::size_t batch(std::size_t available) override { return (available + 1) / 2; }
-  bool global_first(std::uint64_t tick) override { return tick % interval_ == 0; }
+  unsigned global_interval() override { return interval_; }
 
  private:
   unsigned interval_;

@@ -38,8 +38,7 @@ std::byte* Stack::bottom() const noexcept {
   return base + (guarded ? page_size() : 0);
 }
 
-bool Stack::canary_intact() const noexcept {
-  if (guarded) return true;  // the guard page catches an overflow first
+bool Stack::zero_canary_intact() const noexcept {
   const auto* words = reinterpret_cast<const volatile std::uint64_t*>(bottom());
   std::uint64_t any = 0;
   for (std::size_t i = 0; i < kCanaryWords; ++i) any |= words[i];

@@ -15,8 +15,12 @@ struct Stack {
 
   [[nodiscard]] std::byte* top() const noexcept { return base + size; }
   [[nodiscard]] std::byte* bottom() const noexcept;  // lowest usable byte
-  [[nodiscard]] bool canary_intact() const noexcept;
+  // A guarded stack needs no canary: its guard page catches an overflow first.
+  [[nodiscard]] bool canary_intact() const noexcept { return guarded || zero_canary_intact(); }
   [[nodiscard]] bool in_guard(const void* address) const noexcept;
+
+ private:
+  [[nodiscard]] bool zero_canary_intact() const noexcept;
 };
 
 class StackPool {

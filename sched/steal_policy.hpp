@@ -20,8 +20,9 @@ class StealPolicy {
   virtual unsigned first_victim(unsigned self, unsigned workers, std::uint64_t& rng) = 0;
   // How many of the `available` tasks in a victim's queue to take.
   virtual std::size_t batch(std::size_t available) = 0;
-  // Whether this scheduling tick looks at the global injection queue before local work.
-  virtual bool global_first(std::uint64_t tick) = 0;
+  // Every how many scheduling ticks a worker looks at the global injection queue before its
+  // local work (asked once, when the worker starts).
+  virtual unsigned global_interval() = 0;
 };
 
 // The default: a random victim, half of its queue, the global queue every

@@ -73,6 +73,10 @@ class StealableQueue {
   [[nodiscard]] T* pop() noexcept {
     // relaxed: only the owner writes bottom.
     const std::int64_t b = bottom_.load(std::memory_order_relaxed) - 1;
+    // Fast path for the common empty case, without the seq_cst store below: top only grows, so
+    // a top already past b stays past it. relaxed: a stale (smaller) top just takes the slow
+    // path.
+    if (top_.load(std::memory_order_relaxed) > b) return nullptr;
     // seq_cst store then seq_cst load (the paper's fence(seq_cst) between them): claims slot b
     // before looking at top, so a thief that still sees the old bottom must have read top
     // early enough that our top load sees its CAS — pop and steal cannot both take slot b.

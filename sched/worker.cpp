@@ -27,6 +27,8 @@ Worker::Worker(Scheduler& scheduler, unsigned index)
       index_(index),
       spawns_(scheduler.config.local_queue_size),
       ready_(scheduler.config.local_queue_size),
+      global_interval_(scheduler.policy->global_interval()),
+      global_countdown_(global_interval_),
       rng_(0x9E3779B97F4A7C15ULL * (index + 1)) {}
 
 Worker::~Worker() {
@@ -66,9 +68,12 @@ void Worker::loop() {
 }
 
 detail::TaskBlock* Worker::find_local() {
-  ++tick_;
-  if (scheduler_.policy->global_first(tick_)) {
-    if (detail::TaskBlock* task = scheduler_.injection.pop()) return task;
+  // Countdowns rather than tick % n: this runs on every switch.
+  if (--global_countdown_ == 0) {
+    global_countdown_ = global_interval_;
+    if (!scheduler_.injection.empty()) {
+      if (detail::TaskBlock* task = scheduler_.injection.pop()) return task;
+    }
   }
   if (lifo_) {
     // A new spawn always runs next (depth-first); a woken task at most kMaxLifoStreak times
@@ -81,7 +86,8 @@ detail::TaskBlock* Worker::find_local() {
     push_or_spill(ready_, std::exchange(lifo_, nullptr));
   }
   lifo_streak_ = 0;
-  if (tick_ % kReadyFirstInterval == 0) {
+  if (--ready_countdown_ == 0) {
+    ready_countdown_ = kReadyFirstInterval;
     if (detail::TaskBlock* task = take_ready()) return task;
   }
   if (detail::TaskBlock* task = spawns_.pop()) return task;

@@ -98,7 +98,9 @@ class Worker {
   StealableQueue<detail::TaskBlock> ready_;
   detail::TaskBlock* lifo_ = nullptr;
   unsigned lifo_streak_ = 0;
-  std::uint64_t tick_ = 0;
+  const unsigned global_interval_;
+  unsigned global_countdown_;
+  unsigned ready_countdown_ = kReadyFirstInterval;
   std::uint64_t rng_;
   bool searching_ = false;
   detail::TaskBlock* current_ = nullptr;
