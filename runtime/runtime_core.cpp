@@ -56,8 +56,13 @@ RuntimeCore::~RuntimeCore() {
   }
 }
 
+void retire(TaskBlock* task, unsigned worker) noexcept {
+  task->runtime->registry.retire(task, worker);
+}
+
 void sweep_retired(RuntimeCore& runtime, unsigned worker) noexcept {
   runtime.registry.sweep(worker);
+  runtime.registry.sweep(runtime.registry.outside_shard());
 }
 
 unsigned RuntimeCore::spawn_shard() const noexcept {

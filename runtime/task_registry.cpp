@@ -19,6 +19,7 @@ void TaskRegistry::add(TaskBlock* task, unsigned shard) noexcept {
     std::lock_guard guard(s.lock);
     // Ids are unique per runtime: shard index in the low part, a per-shard counter above it.
     task->id = ++s.next_id * count_ + shard;
+    task->reg_shard = shard;
     task->reg_prev = nullptr;
     task->reg_next = s.head;
     if (s.head) s.head->reg_prev = task;
@@ -28,6 +29,24 @@ void TaskRegistry::add(TaskBlock* task, unsigned shard) noexcept {
     sweep_now = size >= s.next_sweep;
   }
   if (sweep_now) sweep(shard);
+}
+
+void TaskRegistry::retire(TaskBlock* task, unsigned worker) noexcept {
+  if (task->reg_shard != worker) {
+    task->flags.fetch_or(kRetired, std::memory_order_release);
+    return;
+  }
+  Shard& s = shards_[worker];
+  {
+    std::lock_guard guard(s.lock);
+    if (task->reg_prev)
+      task->reg_prev->reg_next = task->reg_next;
+    else
+      s.head = task->reg_next;
+    if (task->reg_next) task->reg_next->reg_prev = task->reg_prev;
+    s.size.store(s.size.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed);
+  }
+  release(task);
 }
 
 void TaskRegistry::sweep(unsigned shard) noexcept {

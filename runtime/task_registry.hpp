@@ -2,12 +2,13 @@
 // Every task of a runtime that has not been swept yet, for all_tasks(), dump_tasks() and
 // shutdown. Sharded by spawning worker (threads that are not workers share the last shard).
 //
-// The registry holds the scheduler's reference to each task. Finishing a task writes nothing
-// here: the worker only marks the block retired once its fiber has switched out, and the shard's
-// owner sweeps retired tasks away later (when the shard has doubled since the last sweep, and
-// when the worker goes idle). So a shard's lock is taken by one worker and, rarely, by a reader
-// — never by two workers racing on every task — and finished blocks are freed on the thread
-// that allocated them.
+// The registry holds the scheduler's reference to each task. A task that finishes on the worker
+// that spawned it (the common fork–join case) leaves its shard at once, under a lock only that
+// worker and rare readers take, so its block is freed while still hot in cache. A task that
+// finishes elsewhere is only marked retired; its shard's owner sweeps it away later (when the
+// shard has doubled since the last sweep, and when the worker goes idle). So two workers never
+// race on a shard's lock for every task, and such blocks are freed on the thread that
+// allocated them.
 #include <atomic>
 #include <cstdint>
 #include <memory>
@@ -30,6 +31,8 @@ class TaskRegistry {
 
   // Takes over one reference to the task (the scheduler's) and assigns its id.
   void add(TaskBlock* task, unsigned shard) noexcept;
+  // The scheduler is done with the task, on `worker`.
+  void retire(TaskBlock* task, unsigned worker) noexcept;
   // Drops retired tasks of one shard, or of all.
   void sweep(unsigned shard) noexcept;
   void sweep_all() noexcept;

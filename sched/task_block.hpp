@@ -78,6 +78,7 @@ class TaskBlock {
   // --- registry (guarded by the registry shard's lock) ---
   TaskBlock* reg_prev = nullptr;
   TaskBlock* reg_next = nullptr;
+  unsigned reg_shard = 0;
   unsigned size_class = 0;  // the allocation cache's class, or kUncached
   std::uint32_t alloc_size = 0;
   std::uint32_t alloc_align = 0;
@@ -96,10 +97,9 @@ void run_task_body(TaskBlock* task);
 // Marks the block done, wakes its waiters and runs its callbacks. Used by run_task_body and
 // by promises; finishing a task without running it (cancelled before start) too.
 void finish_block(TaskBlock* block) noexcept;
-// The scheduler is done with a finished task (its fiber has switched out for good).
-inline void retire(TaskBlock* task) noexcept {
-  task->flags.fetch_or(kRetired, std::memory_order_release);
-}
+// The scheduler is done with a finished task (its fiber has switched out for good), on worker
+// `worker`: the registry lets go of it now if that worker spawned it, else at a later sweep.
+void retire(TaskBlock* task, unsigned worker) noexcept;
 // A worker going idle sweeps the retired tasks it spawned (runtime/task_registry).
 void sweep_retired(RuntimeCore& runtime, unsigned worker) noexcept;
 // Finishes a task that was cancelled before it ever ran.

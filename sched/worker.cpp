@@ -177,7 +177,7 @@ void Worker::run(detail::TaskBlock* task) {
     // A task cancelled before it ever ran finishes without taking a stack.
     if (task->has(detail::kCancelRequested)) {
       detail::finish_unstarted(task);
-      detail::retire(task);
+      detail::retire(task, index_);
       return;
     }
     Fiber* fiber = acquire_fiber();
@@ -213,7 +213,7 @@ void Worker::run(detail::TaskBlock* task) {
       task->fiber = nullptr;
       fiber->task = nullptr;
       recycle_fiber(fiber);
-      detail::retire(task);  // the registry drops the scheduler's reference at its next sweep
+      detail::retire(task, index_);
       break;
     case AfterSwitch::none:
       std::fputs("weft: internal error: a fiber switched out without saying why\n", stderr);
