@@ -4,6 +4,7 @@
 #include <cstddef>
 
 #if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/asan_interface.h>
 #include <sanitizer/common_interface_defs.h>
 #endif
 #if defined(__SANITIZE_THREAD__)
@@ -37,6 +38,33 @@ inline void before_switch([[maybe_unused]] SwitchSide& from, [[maybe_unused]] co
 inline void after_switch([[maybe_unused]] SwitchSide& self) noexcept {
 #if defined(__SANITIZE_ADDRESS__)
   __sanitizer_finish_switch_fiber(self.asan_fake_stack, nullptr, nullptr);
+#endif
+}
+
+// A fiber whose stack is about to be released leaves for `to`: ASan forgets its fake stack.
+// TSan is not switched here: main() and Boost's frames still return on this fiber, and must be
+// accounted to it; the destroyer switches TSan back once control is on its side (otherwise the
+// destroyer's recorded call stack drifts and TSan's per-thread state breaks).
+inline void before_exit_switch([[maybe_unused]] const SwitchSide& to) noexcept {
+#if defined(__SANITIZE_ADDRESS__)
+  __sanitizer_start_switch_fiber(nullptr, to.stack_bottom, to.stack_size);
+#endif
+}
+
+// Switches TSan's notion of the running fiber without a real jump (no happens-before edge):
+// for code Boost runs on another stack on our behalf.
+inline void tsan_enter([[maybe_unused]] void* fiber) noexcept {
+#if defined(__SANITIZE_THREAD__)
+  __tsan_switch_to_fiber(fiber, __tsan_switch_to_fiber_no_sync);
+#endif
+}
+
+// A freshly mapped stack may carry shadow bytes ASan kept from an earlier mapping at the same
+// address (it keeps them across munmap); a new fiber must start with clean shadow.
+inline void asan_unpoison([[maybe_unused]] const void* bottom,
+                          [[maybe_unused]] std::size_t size) noexcept {
+#if defined(__SANITIZE_ADDRESS__)
+  __asan_unpoison_memory_region(bottom, size);
 #endif
 }
 
