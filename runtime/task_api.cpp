@@ -25,8 +25,7 @@ void yield_now() {
   sched::Worker& worker = fiber_worker("yield_now()");
   detail::TaskBlock* task = worker.current_task();
   detail::deliver_pending_cancel(task);
-  worker.after_switch = sched::AfterSwitch::yield;
-  task->fiber->suspend(worker.switch_side());
+  worker.suspend_current(sched::AfterSwitch::yield);
   // Resumed, maybe elsewhere; a cancel() that came while we were queued is delivered here.
   detail::deliver_pending_cancel(task);
 }

@@ -18,6 +18,7 @@ struct Fiber::NoDeallocate {
 
 Fiber* Fiber::create(StackPool& pool) {
   const Stack stack = pool.allocate();
+  asan_unpoison(stack.bottom(), static_cast<std::size_t>(stack.top() - stack.bottom()));
   // The Fiber object sits at the top of its own stack, on a cache-line boundary.
   std::byte* place = stack.top() - sizeof(Fiber);
   place -= reinterpret_cast<std::uintptr_t>(place) % 64;
@@ -28,9 +29,13 @@ Fiber* Fiber::create(StackPool& pool) {
   context.sp = stack.top();
   context.size = stack.size;
   const auto usable = static_cast<std::size_t>(place - stack.bottom());
+  // Boost's constructor jumps into the new stack and back: account that to the new fiber.
+  void* creator = tsan_current_fiber();
+  tsan_enter(fiber->side_.tsan_fiber);
   fiber->self_ = boost::context::fiber(
       std::allocator_arg, boost::context::preallocated(place, usable, context), NoDeallocate{},
       [fiber](boost::context::fiber&& scheduler) { return fiber->main(std::move(scheduler)); });
+  tsan_enter(creator);
   return fiber;
 }
 
@@ -47,36 +52,32 @@ Fiber::~Fiber() {
 void Fiber::destroy(Fiber* fiber, StackPool& pool, SwitchSide& caller) noexcept {
   fiber->task = nullptr;
   fiber->exit_to_ = &caller;
-  if (fiber->self_) fiber->resume(caller);  // main() sees no task and returns
+  if (fiber->self_) {
+    // main() (or the switch it is parked in) sees exiting() and returns to us.
+    before_switch(caller, fiber->side_);
+    fiber->self_ = std::move(fiber->self_).resume();
+    tsan_enter(caller.tsan_fiber);  // the fiber ended without switching TSan back (see main)
+    after_switch(caller);
+  }
   const Stack stack = fiber->stack_;
   fiber->~Fiber();
   pool.release(stack);
 }
 
-void Fiber::resume(SwitchSide& scheduler) {
-  before_switch(scheduler, side_);
-  self_ = std::move(self_).resume();
-  after_switch(scheduler);
-}
-
-void Fiber::suspend(const SwitchSide& scheduler) {
-  before_switch(side_, scheduler);
-  scheduler_ = std::move(scheduler_).resume();
+boost::context::fiber Fiber::main(boost::context::fiber&& from) {
   after_switch(side_);
-}
-
-boost::context::fiber Fiber::main(boost::context::fiber&& scheduler) {
-  scheduler_ = std::move(scheduler);
-  after_switch(side_);
-  while (task) {
-    detail::run_task_body(task);
-    // The scheduler recycles this fiber; it comes back with the next task or none.
-    Worker* worker = current_worker();
-    worker->after_switch = AfterSwitch::finish;
-    suspend(worker->switch_side());
+  if (exiting()) {
+    exit_back_ = std::move(from);
+  } else {
+    current_worker()->finish_switch(std::move(from));
+    while (task) {
+      detail::run_task_body(task);
+      // Hands this fiber back; it comes back with the next task, or with none to exit.
+      current_worker()->suspend_current(AfterSwitch::finish);
+    }
   }
-  before_switch(side_, *exit_to_, /*dying=*/true);
-  return std::move(scheduler_);
+  before_exit_switch(*exit_to_);
+  return std::move(exit_back_);
 }
 
 }  // namespace weft::sched

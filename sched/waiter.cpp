@@ -53,8 +53,7 @@ WakeReason park(Waiter& waiter, const char* what) {
     // Otherwise a canceller holds the waiter and will fire it.
   }
   task->waiting_on.store(what, std::memory_order_relaxed);
-  worker->after_switch = AfterSwitch::park;
-  task->fiber->suspend(worker->switch_side());
+  worker->suspend_current(AfterSwitch::park);
   task->waiting_on.store(nullptr, std::memory_order_relaxed);
   // Resumed, maybe on another worker: `worker` is stale from here on (rule 2).
   if (!took_back && task->waiter.exchange(nullptr, std::memory_order_acq_rel) == nullptr) {

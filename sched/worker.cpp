@@ -52,10 +52,18 @@ void Worker::loop() {
   if (config.debug) signal_stack.emplace();
   std::uint64_t awake_since = now_ns();
   for (;;) {
-    detail::TaskBlock* task = find_local();
-    if (!task) task = search();
-    if (task) {
-      run(task);
+    if (std::exchange(stack_shortage_, false))
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    Fiber* next = next_local_fiber();
+    if (!next) {
+      if (detail::TaskBlock* stolen = search()) {
+        if (!prepare(stolen)) continue;
+        next = stolen->fiber;
+      }
+    }
+    if (next) {
+      prev_fiber_ = nullptr;  // the loop is what leaves
+      switch_to(next);
       continue;
     }
     if (scheduler_.stopping() && !scheduler_.has_visible_work()) break;
@@ -172,35 +180,88 @@ void Worker::sleep() {
   idle.sleep(index_);
 }
 
-void Worker::run(detail::TaskBlock* task) {
+bool Worker::prepare(detail::TaskBlock* task) {
   if (!task->fiber) {
     // A task cancelled before it ever ran finishes without taking a stack.
     if (task->has(detail::kCancelRequested)) {
       detail::finish_unstarted(task);
       detail::retire(task, index_);
-      return;
+      return false;
     }
-    Fiber* fiber = acquire_fiber();
+    Fiber* fiber = nullptr;
+    try {
+      fiber = acquire_fiber();
+    } catch (const std::exception& error) {
+      // Out of memory or memory maps: the task waits in the global queue until stacks are
+      // given back, rather than taking the worker down.
+      report_stack_shortage(error);
+      scheduler_.injection.push(task);
+      stack_shortage_ = true;
+      return false;
+    }
     fiber->task = task;
     task->fiber = fiber;
   }
   current_ = task;
   task->wake_state.store(detail::WakeState::running, std::memory_order_relaxed);
-  after_switch = AfterSwitch::none;
   WorkerCounters::bump(counters.polls);
-  Fiber* fiber = task->fiber;
-  if (scheduler_.config.debug) {
-    const std::uint64_t started = now_ns();
-    fiber->resume(side_);
-    warn_if_slow(task, now_ns() - started);
-  } else {
-    fiber->resume(side_);
+  if (scheduler_.config.debug) resumed_at_ = now_ns();
+  return true;
+}
+
+Fiber* Worker::next_local_fiber() {
+  while (detail::TaskBlock* task = find_local()) {
+    if (prepare(task)) return task->fiber;
+    if (stack_shortage_) break;  // the loop backs off before trying again
   }
+  return nullptr;
+}
+
+void Worker::switch_to(Fiber* target) {
+  Fiber* self = prev_fiber_;  // the context running now (nullptr: the loop)
+  SwitchSide& from = self ? self->side() : side_;
+  SwitchSide& to = target ? target->side() : side_;
+  active_side_ = &to;
+  before_switch(from, to);
+  boost::context::fiber back = std::move(target ? target->continuation() : loop_).resume();
+  // Back on this context, maybe on another worker: `this` is stale from here on (rule 2).
+  after_switch(from);
+  if (self && self->exiting()) {
+    self->exit_through(std::move(back));  // Fiber::destroy woke it to end it
+    return;
+  }
+  current_worker()->finish_switch(std::move(back));
+}
+
+void Worker::suspend_current(AfterSwitch why) {
+  detail::TaskBlock* task = current_;
+  if (scheduler_.config.debug) warn_if_slow(task, now_ns() - resumed_at_);
+  prev_task_ = task;
+  prev_fiber_ = task->fiber;
+  after_switch_ = why;
+  // A yielding task is requeued by the next context, after the jump; until then it counts as
+  // this worker's stealable work (see has_stealable_work). release: ordered before the take
+  // below that may empty ready_.
+  if (why == AfterSwitch::yield) bump_yield_sequence();
   current_ = nullptr;
-  if (!fiber->stack_intact()) detail::report_stack_overflow(task);
-  switch (after_switch) {
+  Fiber* target = next_local_fiber();
+  // prepare() may have finished unstarted tasks; what switches out is still this fiber.
+  switch_to(target);
+}
+
+void Worker::finish_switch(boost::context::fiber&& from) noexcept {
+  Fiber* left = std::exchange(prev_fiber_, nullptr);
+  detail::TaskBlock* task = std::exchange(prev_task_, nullptr);
+  if (!left) {
+    loop_ = std::move(from);
+    return;
+  }
+  left->continuation() = std::move(from);
+  if (!left->stack_intact()) detail::report_stack_overflow(task);
+  switch (std::exchange(after_switch_, AfterSwitch::none)) {
     case AfterSwitch::yield:
       push_yielded(task);
+      bump_yield_sequence();
       break;
     case AfterSwitch::park:
       // From here a waker may queue the task elsewhere; do not touch it unless the wake came
@@ -211,14 +272,23 @@ void Worker::run(detail::TaskBlock* task) {
       break;
     case AfterSwitch::finish:
       task->fiber = nullptr;
-      fiber->task = nullptr;
-      recycle_fiber(fiber);
+      left->task = nullptr;
+      recycle_fiber(left);
       detail::retire(task, index_);
       break;
     case AfterSwitch::none:
       std::fputs("weft: internal error: a fiber switched out without saying why\n", stderr);
       std::abort();
   }
+}
+
+void Worker::report_stack_shortage(const std::exception& error) {
+  // Once per second at most: the condition may last while tasks keep arriving.
+  const std::uint64_t now = now_ns();
+  if (now - last_shortage_report_ < 1'000'000'000) return;
+  last_shortage_report_ = now;
+  std::fprintf(stderr, "weft: worker %u cannot start a task: %s; it waits until stacks free up\n",
+               index_, error.what());
 }
 
 void Worker::warn_if_slow(detail::TaskBlock* task, std::uint64_t ran_ns) const {
@@ -262,7 +332,9 @@ void Worker::push_displaced(detail::TaskBlock* task) {
 }
 
 void Worker::push_yielded(detail::TaskBlock* task) {
+  const bool was_empty = ready_.empty();
   push_or_spill(ready_, task);
+  if (was_empty) scheduler_.idle.notify_one();
 }
 
 void Worker::push_or_spill(StealableQueue<detail::TaskBlock>& queue, detail::TaskBlock* task) {
@@ -318,7 +390,7 @@ void Worker::recycle_fiber(Fiber* fiber) {
     for (std::size_t i = 1; i < kFiberBatch; ++i) last = last->next_idle;
     Fiber* spill = last->next_idle;
     last->next_idle = nullptr;
-    scheduler_.give_fiber_batch(spill, count - kFiberBatch, side_);
+    scheduler_.give_fiber_batch(spill, count - kFiberBatch, *active_side_);
     count = kFiberBatch;
   }
   cached_count_.store(count, std::memory_order_relaxed);
@@ -333,7 +405,22 @@ void Worker::drop_cached_fibers() noexcept {
 }
 
 bool Worker::has_stealable_work() const noexcept {
-  return !spawns_.empty() || !ready_.empty();
+  // Like a seqlock: the queues were empty with no yield in flight only if the sequence was even
+  // and unchanged around the look. After a few changed looks, answer "maybe" (true): that only
+  // costs an idle worker one more round.
+  for (int attempt = 0; attempt < 8; ++attempt) {
+    const std::uint64_t before = yield_sequence_.load(std::memory_order_acquire);
+    if (before & 1) return true;
+    if (!spawns_.empty() || !ready_.empty()) return true;
+    if (yield_sequence_.load(std::memory_order_acquire) == before) return false;
+  }
+  return true;
+}
+
+void Worker::bump_yield_sequence() noexcept {
+  // Single writer (this worker); release orders it with the queue operations around it.
+  yield_sequence_.store(yield_sequence_.load(std::memory_order_relaxed) + 1,
+                        std::memory_order_release);
 }
 
 std::size_t Worker::queued() const noexcept {

@@ -10,6 +10,7 @@
 // See docs/scheduler.md for how a task moves between these, the global queue and other workers.
 #include <atomic>
 #include <cstdint>
+#include <exception>
 #include <thread>
 
 #include "sched/fiber.hpp"
@@ -56,8 +57,13 @@ class Worker {
   void push_woken(detail::TaskBlock* task);
   void push_yielded(detail::TaskBlock* task);
   [[nodiscard]] detail::TaskBlock* current_task() const noexcept { return current_; }
-  [[nodiscard]] SwitchSide& switch_side() noexcept { return side_; }
-  AfterSwitch after_switch = AfterSwitch::none;
+  // On the current task's fiber: switches to the next runnable task of this worker (or to the
+  // worker's loop if there is none), after which `why` is carried out for the task that left.
+  // Returns when the task is resumed, maybe on another worker: do not use `this` afterwards.
+  void suspend_current(AfterSwitch why);
+  // Called first thing by a context that was just switched to: stores the continuation of the
+  // context that left and carries out what it asked for.
+  void finish_switch(boost::context::fiber&& from) noexcept;
 
   // --- any thread ---
   [[nodiscard]] bool has_stealable_work() const noexcept;
@@ -83,8 +89,14 @@ class Worker {
   detail::TaskBlock* search();
   detail::TaskBlock* steal_from(Worker& victim);
   void sleep();
-  void run(detail::TaskBlock* task);
+  // Readies a task to be switched to (gives it a fiber); false if it ended without running.
+  bool prepare(detail::TaskBlock* task);
+  // Switches from the context running now to `target` (nullptr: the loop) in one jump.
+  void switch_to(Fiber* target);
+  Fiber* next_local_fiber();
   void warn_if_slow(detail::TaskBlock* task, std::uint64_t ran_ns) const;
+  void report_stack_shortage(const std::exception& error);
+  void bump_yield_sequence() noexcept;
   void pin_to_core() const;
   void push_or_spill(StealableQueue<detail::TaskBlock>& queue, detail::TaskBlock* task);
   void push_displaced(detail::TaskBlock* task);
@@ -104,7 +116,18 @@ class Worker {
   std::uint64_t rng_;
   bool searching_ = false;
   detail::TaskBlock* current_ = nullptr;
-  SwitchSide side_;
+  // The switch in flight: the context that left (nullptr: the loop), its task and its request.
+  Fiber* prev_fiber_ = nullptr;
+  detail::TaskBlock* prev_task_ = nullptr;
+  AfterSwitch after_switch_ = AfterSwitch::none;
+  boost::context::fiber loop_;  // the loop's continuation while a fiber runs
+  SwitchSide side_;             // the worker thread's own stack
+  SwitchSide* active_side_ = &side_;
+  std::uint64_t resumed_at_ = 0;  // debug mode: when the current task was switched to
+  std::uint64_t last_shortage_report_ = 0;
+  bool stack_shortage_ = false;  // a task could not get a stack: back off before retrying
+  // Odd while a yielding task is between its switch and its requeue (has_stealable_work).
+  std::atomic<std::uint64_t> yield_sequence_{0};
   Fiber* cached_ = nullptr;  // idle fibers, ready for the next task
   std::atomic<std::size_t> cached_count_{0};
   std::thread thread_;

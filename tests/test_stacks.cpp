@@ -1,3 +1,4 @@
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -194,4 +195,46 @@ TEST_CASE("debug mode warns about a task that runs too long without suspending")
   CHECK(WIFEXITED(status));
   CHECK(text.find("task 'hog' ran") != std::string::npos);
   CHECK(text.find("without suspending") != std::string::npos);
+}
+
+TEST_CASE("when no stack can be mapped, tasks wait for one instead of crashing or getting lost") {
+  auto [status, text] = run_in_child([] {
+    std::size_t vm_kib = 0;
+    {
+      std::ifstream proc("/proc/self/status");
+      for (std::string line; std::getline(proc, line);)
+        if (line.rfind("VmSize:", 0) == 0) vm_kib = std::stoul(line.substr(7));
+    }
+    // Room for the runtime's threads and about a dozen 64 MiB stacks, not for 40.
+    const rlim_t limit = (vm_kib + 1024 * 1024) * 1024;
+    const struct rlimit as_limit { limit, limit };
+    setrlimit(RLIMIT_AS, &as_limit);
+    weft::Config cfg;
+    cfg.workers = 2;
+    cfg.stack_size = std::size_t{64} << 20;
+    const int done = weft::run(cfg, [] {
+      // Each task waits on its own promise: opening them needs no stack, so the tasks that
+      // got one can finish and hand their stacks to those still waiting for one.
+      std::vector<weft::Promise<void>> gates(40);
+      std::vector<weft::Future<void>> opened;
+      for (auto& gate : gates) opened.push_back(gate.get_future());
+      std::atomic<int> parked{0};
+      std::vector<weft::Task<int>> tasks;
+      for (int i = 0; i < 40; ++i)
+        tasks.push_back(weft::spawn([&, i] {
+          ++parked;
+          opened[i].get();
+          return 1;
+        }));
+      while (parked.load() < 5) weft::yield_now();
+      for (auto& gate : gates) gate.set_value();
+      int sum = 0;
+      for (auto& t : tasks) sum += t.get();
+      return sum;
+    });
+    _exit(done == 40 ? 0 : 3);
+  });
+  CHECK(WIFEXITED(status));
+  CHECK(WEXITSTATUS(status) == 0);
+  CHECK(text.find("cannot start a task") != std::string::npos);
 }
