@@ -51,11 +51,12 @@ inline void before_exit_switch([[maybe_unused]] const SwitchSide& to) noexcept {
 #endif
 }
 
-// Switches TSan's notion of the running fiber without a real jump (no happens-before edge):
-// for code Boost runs on another stack on our behalf.
+// Switches TSan's notion of the running fiber around code that Boost runs on another stack on
+// our behalf (a constructor's jump, a dying fiber's last frames). With synchronisation: what one
+// side wrote (say, the exit continuation) happens before what the other side reads.
 inline void tsan_enter([[maybe_unused]] void* fiber) noexcept {
 #if defined(__SANITIZE_THREAD__)
-  __tsan_switch_to_fiber(fiber, __tsan_switch_to_fiber_no_sync);
+  __tsan_switch_to_fiber(fiber, 0);
 #endif
 }
 
