@@ -37,12 +37,6 @@ void report_unretrieved(TaskBlock* block) noexcept {
   }
 }
 
-// Completion bookkeeping of a task (not a promise).
-void count_finished() noexcept {
-  if (sched::Worker* worker = sched::current_worker())
-    sched::WorkerCounters::bump(worker->counters.finished);
-}
-
 }  // namespace
 
 TaskExtras& TaskBlock::extras_locked() {
@@ -119,9 +113,7 @@ TaskBlock* schedule_new(TaskBlock* block, Runtime* runtime, const SpawnOptions& 
   core->registry.add(block, core->spawn_shard());
   // A runtime that is closing cancels new tasks before they run (they never take a stack).
   if (core->closing()) block->flags.fetch_or(kCancelRequested, std::memory_order_relaxed);
-  if (sched::Worker* worker = core->scheduler().own_worker())
-    sched::WorkerCounters::bump(worker->counters.spawned);
-  core->scheduler().spawn(block);
+  core->scheduler().schedule(block);
   return block;
 }
 
@@ -168,7 +160,6 @@ void run_task_body(TaskBlock* task) {
     }
     task->flags.fetch_or(kFailed, std::memory_order_relaxed);
   }
-  count_finished();
   finish_block(task);
 }
 
@@ -180,7 +171,6 @@ void finish_unstarted(TaskBlock* task) noexcept {
   }
   task->error = std::make_exception_ptr(CancelledError(std::move(message)));
   task->flags.fetch_or(kStarted | kCancelled, std::memory_order_relaxed);
-  count_finished();
   finish_block(task);
 }
 

@@ -55,16 +55,9 @@ Worker* Scheduler::own_worker() const noexcept {
   return worker && &worker->scheduler() == this ? worker : nullptr;
 }
 
-void Scheduler::spawn(detail::TaskBlock* task) {
+void Scheduler::schedule(detail::TaskBlock* task) {
   if (Worker* worker = own_worker())
-    worker->push_spawn(task);
-  else
-    inject(task);
-}
-
-void Scheduler::wake(detail::TaskBlock* task) {
-  if (Worker* worker = own_worker())
-    worker->push_woken(task);
+    worker->push_next(task);
   else
     inject(task);
 }
@@ -95,13 +88,12 @@ Fiber* Scheduler::take_fiber_batch(std::size_t max, std::size_t& taken) noexcept
   return first;
 }
 
-void Scheduler::give_fiber_batch(Fiber* first, std::size_t count, SwitchSide& caller) noexcept {
+void Scheduler::give_fiber_batch(Fiber* first, SwitchSide& caller) noexcept {
   {
     std::lock_guard guard(shared_mutex_);
     while (first && shared_fibers_.size() < config.stack_cache) {
       shared_fibers_.push_back(first);
       first = first->next_idle;
-      --count;
     }
   }
   while (first) {  // over the budget: unmap

@@ -32,10 +32,9 @@ class Scheduler {
   // Wakes every worker and joins them once they run out of work.
   void stop();
 
-  // Queues a new task: on the calling worker if it is one of ours, else globally.
-  void spawn(detail::TaskBlock* task);
-  // Queues a task that was parked: the calling worker's LIFO slot if it is ours, else globally.
-  void wake(detail::TaskBlock* task);
+  // Makes a new or woken task runnable: next on the calling worker if it is one of ours, else
+  // through the global queue.
+  void schedule(detail::TaskBlock* task);
   // From any thread: the global queue.
   void inject(detail::TaskBlock* task);
 
@@ -48,7 +47,7 @@ class Scheduler {
   // them in batches (a list linked through Fiber::next_idle) so the lock is rarely taken.
   // Up to Config::stack_cache fibers are kept in all; the rest are unmapped.
   [[nodiscard]] Fiber* take_fiber_batch(std::size_t max, std::size_t& taken) noexcept;
-  void give_fiber_batch(Fiber* first, std::size_t count, SwitchSide& caller) noexcept;
+  void give_fiber_batch(Fiber* first, SwitchSide& caller) noexcept;
   [[nodiscard]] Fiber* new_fiber();
   void destroy_fiber(Fiber* fiber, SwitchSide& caller) noexcept;
 

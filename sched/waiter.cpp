@@ -31,7 +31,7 @@ void wake(detail::TaskBlock* task) noexcept {
   // scheduler sees `notified` right after the switch and queues it.
   if (task->wake_state.exchange(detail::WakeState::notified, std::memory_order_acq_rel) ==
       detail::WakeState::parked)
-    task->runtime->scheduler().wake(task);
+    task->runtime->scheduler().schedule(task);
 }
 
 WakeReason park(Waiter& waiter, const char* what) {

@@ -268,7 +268,7 @@ void Worker::finish_switch(boost::context::fiber&& from) noexcept {
       // before we got here (then we queue it ourselves).
       if (task->wake_state.exchange(detail::WakeState::parked, std::memory_order_acq_rel) ==
           detail::WakeState::notified)
-        push_woken(task);
+        push_next(task);
       break;
     case AfterSwitch::finish:
       task->fiber = nullptr;
@@ -312,11 +312,7 @@ void Worker::pin_to_core() const {
                  index_ % cores);
 }
 
-void Worker::push_spawn(detail::TaskBlock* task) {
-  if (detail::TaskBlock* displaced = std::exchange(lifo_, task)) push_displaced(displaced);
-}
-
-void Worker::push_woken(detail::TaskBlock* task) {
+void Worker::push_next(detail::TaskBlock* task) {
   if (detail::TaskBlock* displaced = std::exchange(lifo_, task)) push_displaced(displaced);
 }
 
@@ -390,7 +386,7 @@ void Worker::recycle_fiber(Fiber* fiber) {
     for (std::size_t i = 1; i < kFiberBatch; ++i) last = last->next_idle;
     Fiber* spill = last->next_idle;
     last->next_idle = nullptr;
-    scheduler_.give_fiber_batch(spill, count - kFiberBatch, *active_side_);
+    scheduler_.give_fiber_batch(spill, *active_side_);
     count = kFiberBatch;
   }
   cached_count_.store(count, std::memory_order_relaxed);

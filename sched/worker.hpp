@@ -34,8 +34,6 @@ struct WorkerCounters {
   std::atomic<std::uint64_t> steals{0};
   std::atomic<std::uint64_t> parks{0};
   std::atomic<std::uint64_t> busy_ns{0};
-  std::atomic<std::uint64_t> spawned{0};
-  std::atomic<std::uint64_t> finished{0};
 
   static void bump(std::atomic<std::uint64_t>& counter, std::uint64_t by = 1) noexcept {
     counter.store(counter.load(std::memory_order_relaxed) + by, std::memory_order_relaxed);
@@ -53,8 +51,8 @@ class Worker {
   void join();
 
   // --- on this worker's own thread ---
-  void push_spawn(detail::TaskBlock* task);
-  void push_woken(detail::TaskBlock* task);
+  // A new or woken task runs next; the task it displaces from the LIFO slot is queued.
+  void push_next(detail::TaskBlock* task);
   void push_yielded(detail::TaskBlock* task);
   [[nodiscard]] detail::TaskBlock* current_task() const noexcept { return current_; }
   // On the current task's fiber: switches to the next runnable task of this worker (or to the
