@@ -1,34 +1,12 @@
 #include "sched/idle_workers.hpp"
 
-#include <linux/futex.h>
-#include <sys/syscall.h>
-#include <unistd.h>
-
 #include <algorithm>
 
+#include "io/reactor.hpp"
+
 namespace weft::sched {
-namespace {
-void futex_wait(std::atomic<std::uint32_t>& word, std::uint32_t expected) noexcept {
-  syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(&word), FUTEX_WAIT_PRIVATE, expected, nullptr,
-          nullptr, 0);
-}
-void futex_wake(std::atomic<std::uint32_t>& word) noexcept {
-  syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(&word), FUTEX_WAKE_PRIVATE, 1, nullptr,
-          nullptr, 0);
-}
-}  // namespace
 
-void Parker::park() noexcept {
-  // acquire: pairs with unpark's release, so whatever the waker published is visible.
-  while (token_.exchange(0, std::memory_order_acquire) == 0) futex_wait(token_, 0);
-}
-
-void Parker::unpark() noexcept {
-  if (token_.exchange(1, std::memory_order_release) == 0) futex_wake(token_);
-}
-
-IdleWorkers::IdleWorkers(unsigned workers)
-    : workers_(workers), parkers_(std::make_unique<Parker[]>(workers)) {
+IdleWorkers::IdleWorkers(unsigned workers) : workers_(workers), reactors_(workers, nullptr) {
   sleepers_.reserve(workers);
 }
 
@@ -44,7 +22,7 @@ void IdleWorkers::notify_one() noexcept {
     sleepers_.pop_back();
     state_.fetch_sub(kOneSleeper, std::memory_order_relaxed);
   }
-  parkers_[index].unpark();
+  reactors_[index]->unpark();
 }
 
 void IdleWorkers::notify_all() noexcept {
@@ -53,7 +31,7 @@ void IdleWorkers::notify_all() noexcept {
     state_.fetch_sub(sleepers_.size() * kOneSleeper, std::memory_order_relaxed);
     sleepers_.clear();
   }
-  for (unsigned i = 0; i < workers_; ++i) parkers_[i].unpark();
+  for (io::Reactor* reactor : reactors_) reactor->unpark();
 }
 
 bool IdleWorkers::begin_search() noexcept {
@@ -87,11 +65,7 @@ void IdleWorkers::cancel_sleep(unsigned index) noexcept {
     state_.fetch_sub(kOneSleeper, std::memory_order_relaxed);
   }
   // Not found: a producer already took us off the list and unparks us; the token it leaves
-  // makes our next sleep() return at once, which only costs one extra look at the queues.
-}
-
-void IdleWorkers::sleep(unsigned index) noexcept {
-  parkers_[index].park();
+  // makes our next park return at once, which only costs one extra look at the queues.
 }
 
 }  // namespace weft::sched

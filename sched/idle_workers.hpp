@@ -13,25 +13,20 @@
 // same).
 #include <atomic>
 #include <cstdint>
-#include <memory>
 #include <mutex>
 #include <vector>
 
+namespace weft::io {
+class Reactor;
+}
+
 namespace weft::sched {
-
-// A worker's sleep: a futex word. The reactor issue replaces it with a wait in epoll/io_uring.
-class Parker {
- public:
-  void park() noexcept;    // returns after unpark() (or spuriously)
-  void unpark() noexcept;  // any thread
-
- private:
-  std::atomic<std::uint32_t> token_{0};
-};
 
 class IdleWorkers {
  public:
   explicit IdleWorkers(unsigned workers);
+  // A worker sleeps in its reactor; notify_one() wakes it through reactor.unpark().
+  void attach(unsigned index, io::Reactor& reactor) noexcept { reactors_[index] = &reactor; }
 
   // Producer side, after pushing work.
   void notify_one() noexcept;
@@ -42,10 +37,10 @@ class IdleWorkers {
   // Returns true if it was the last searcher (then the caller, having found work, notifies).
   bool end_search() noexcept;
   // Registers worker `index` as a sleeper (ending its search if it was searching). The caller
-  // then re-checks for work: cancel_sleep() if it found some, else sleep().
+  // then re-checks for work: cancel_sleep() if it found some, else it parks in its reactor and
+  // calls cancel_sleep() once it wakes (a timer or I/O may wake it while still listed).
   void announce_sleep(unsigned index, bool was_searching) noexcept;
   void cancel_sleep(unsigned index) noexcept;
-  void sleep(unsigned index) noexcept;
 
   [[nodiscard]] unsigned sleeping() const noexcept {
     return sleepers_in(state_.load(std::memory_order_relaxed));
@@ -66,7 +61,7 @@ class IdleWorkers {
   std::atomic<std::uint64_t> state_{0};
   std::mutex mutex_;  // guards sleepers_
   std::vector<unsigned> sleepers_;
-  std::unique_ptr<Parker[]> parkers_;
+  std::vector<io::Reactor*> reactors_;
 };
 
 }  // namespace weft::sched

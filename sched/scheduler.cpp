@@ -2,6 +2,9 @@
 
 #include <pthread.h>
 
+#include <cstdio>
+#include <string>
+
 #include "sched/current.hpp"
 #include "sched/overflow_report.hpp"
 
@@ -29,7 +32,16 @@ Scheduler::Scheduler(const Config& cfg, detail::RuntimeCore& runtime)
       policy(make_random_half_policy(cfg)),
       stacks_(cfg.stack_size, cfg.guarded_stacks) {
   workers.reserve(cfg.workers);
-  for (unsigned i = 0; i < cfg.workers; ++i) workers.push_back(std::make_unique<Worker>(*this, i));
+  Backend backend = cfg.backend;
+  for (unsigned i = 0; i < cfg.workers; ++i) {
+    std::string warning;
+    auto reactor = io::make_reactor(backend, io_slots, warning);
+    // One warning per runtime: the first worker finds out, the others take epoll directly.
+    if (!warning.empty()) std::fprintf(stderr, "%s\n", warning.c_str());
+    backend = reactor->backend();
+    workers.push_back(std::make_unique<Worker>(*this, i, std::move(reactor)));
+    idle.attach(i, workers.back()->reactor());
+  }
 }
 
 Scheduler::~Scheduler() {

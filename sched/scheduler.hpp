@@ -8,6 +8,7 @@
 
 #include <weft/config.hpp>
 
+#include "io/io_registry.hpp"
 #include "sched/fiber.hpp"
 #include "sched/idle_workers.hpp"
 #include "sched/injection_queue.hpp"
@@ -56,6 +57,7 @@ class Scheduler {
 
   const Config config;
   detail::RuntimeCore& owner;
+  io::IoRegistry io_slots;  // the fds this runtime's reactors watch
   InjectionQueue<detail::TaskBlock, &detail::TaskBlock::next> injection;
   IdleWorkers idle;
   std::unique_ptr<StealPolicy> policy;

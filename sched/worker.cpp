@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <optional>
 
+#include "io/clock.hpp"
 #include "sched/current.hpp"
 #include "sched/overflow_report.hpp"
 #include "sched/scheduler.hpp"
@@ -15,20 +16,17 @@
 
 namespace weft::sched {
 namespace {
-std::uint64_t now_ns() noexcept {
-  return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
-                                        std::chrono::steady_clock::now().time_since_epoch())
-                                        .count());
-}
+using io::now_ns;
 }  // namespace
 
-Worker::Worker(Scheduler& scheduler, unsigned index)
+Worker::Worker(Scheduler& scheduler, unsigned index, std::unique_ptr<io::Reactor> reactor)
     : scheduler_(scheduler),
       index_(index),
       spawns_(scheduler.config.local_queue_size),
       ready_(scheduler.config.local_queue_size),
       global_interval_(scheduler.policy->global_interval()),
       global_countdown_(global_interval_),
+      reactor_(std::move(reactor)),
       rng_(0x9E3779B97F4A7C15ULL * (index + 1)) {}
 
 Worker::~Worker() {
@@ -45,6 +43,7 @@ void Worker::join() {
 
 void Worker::loop() {
   set_current_worker(this);
+  reactor_->bind_owner();
   side_ = thread_switch_side();
   const Config& config = scheduler_.config;
   if (config.pin_workers) pin_to_core();
@@ -77,6 +76,10 @@ void Worker::loop() {
 
 detail::TaskBlock* Worker::find_local() {
   // Countdowns rather than tick % n: this runs on every switch.
+  if (--event_countdown_ == 0) {
+    event_countdown_ = kEventInterval;
+    poll_events();
+  }
   if (--global_countdown_ == 0) {
     global_countdown_ = global_interval_;
     if (!scheduler_.injection.empty()) {
@@ -170,6 +173,12 @@ detail::TaskBlock* Worker::steal_from(Worker& victim) {
 
 void Worker::sleep() {
   detail::sweep_retired(scheduler_.owner, index_);
+  std::uint64_t now = now_ns();
+  const std::uint64_t next_timer = timers_.next_deadline();
+  if (next_timer <= now) {
+    timers_.expire(now);
+    return;
+  }
   auto& idle = scheduler_.idle;
   idle.announce_sleep(index_, std::exchange(searching_, false));
   if (scheduler_.has_visible_work() || scheduler_.stopping()) {
@@ -177,7 +186,18 @@ void Worker::sleep() {
     return;
   }
   WorkerCounters::bump(counters.parks);
-  idle.sleep(index_);
+  reactor_->park(next_timer == io::kNoDeadline ? -1 : static_cast<std::int64_t>(next_timer - now));
+  // A timer or I/O may have woken us while we were still listed as a sleeper.
+  idle.cancel_sleep(index_);
+  if (timers_.size() != 0) timers_.expire(now_ns());
+}
+
+void Worker::poll_events() {
+  if (reactor_->watching()) reactor_->poll(0);
+  if (timers_.size() != 0) {
+    const std::uint64_t now = now_ns();
+    if (timers_.next_deadline() <= now) timers_.expire(now);
+  }
 }
 
 bool Worker::prepare(detail::TaskBlock* task) {

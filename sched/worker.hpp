@@ -7,12 +7,18 @@
 //   lifo_    the task spawned or woken last by this worker (Go's runnext, tokio's LIFO slot),
 //            run next; a woken one at most kMaxLifoStreak times in a row. Not stealable: the
 //            task it displaces goes to spawns_ or ready_, where thieves can reach it.
+//   reactor_ its event loop (epoll or io_uring) and timers_ its timer heap: the worker sleeps
+//            in the reactor until the next timer when it has nothing to run, and polls both
+//            every kEventInterval ticks while busy.
 // See docs/scheduler.md for how a task moves between these, the global queue and other workers.
 #include <atomic>
 #include <cstdint>
 #include <exception>
+#include <memory>
 #include <thread>
 
+#include "io/reactor.hpp"
+#include "io/timer_heap.hpp"
 #include "sched/fiber.hpp"
 #include "sched/stealable_queue.hpp"
 #include "sched/switch_annotations.hpp"
@@ -42,7 +48,7 @@ struct WorkerCounters {
 
 class Worker {
  public:
-  Worker(Scheduler& scheduler, unsigned index);
+  Worker(Scheduler& scheduler, unsigned index, std::unique_ptr<io::Reactor> reactor);
   ~Worker();
   Worker(const Worker&) = delete;
   Worker& operator=(const Worker&) = delete;
@@ -55,6 +61,7 @@ class Worker {
   void push_next(detail::TaskBlock* task);
   void push_yielded(detail::TaskBlock* task);
   [[nodiscard]] detail::TaskBlock* current_task() const noexcept { return current_; }
+  [[nodiscard]] io::TimerHeap& timers() noexcept { return timers_; }
   // On the current task's fiber: switches to the next runnable task of this worker (or to the
   // worker's loop if there is none), after which `why` is carried out for the task that left.
   // Returns when the task is resumed, maybe on another worker: do not use `this` afterwards.
@@ -68,6 +75,7 @@ class Worker {
   [[nodiscard]] std::size_t queued() const noexcept;
   [[nodiscard]] unsigned index() const noexcept { return index_; }
   [[nodiscard]] Scheduler& scheduler() const noexcept { return scheduler_; }
+  [[nodiscard]] io::Reactor& reactor() const noexcept { return *reactor_; }
   [[nodiscard]] std::size_t cached_fibers() const noexcept {
     return cached_count_.load(std::memory_order_relaxed);
   }
@@ -79,6 +87,9 @@ class Worker {
   static constexpr std::size_t kFiberBatch = 64;
   // Every this many ticks the FIFO goes before new spawns, so endless spawning cannot starve it.
   static constexpr unsigned kReadyFirstInterval = 31;
+  // Every this many ticks a busy worker collects I/O readiness and expired timers (tokio's
+  // event_interval).
+  static constexpr unsigned kEventInterval = 61;
 
   void loop();
   detail::TaskBlock* find_local();
@@ -87,6 +98,8 @@ class Worker {
   detail::TaskBlock* search();
   detail::TaskBlock* steal_from(Worker& victim);
   void sleep();
+  // Without blocking: delivers I/O readiness and fires expired timers.
+  void poll_events();
   // Readies a task to be switched to (gives it a fiber); false if it ended without running.
   bool prepare(detail::TaskBlock* task);
   // Switches from the context running now to `target` (nullptr: the loop) in one jump.
@@ -111,6 +124,9 @@ class Worker {
   const unsigned global_interval_;
   unsigned global_countdown_;
   unsigned ready_countdown_ = kReadyFirstInterval;
+  unsigned event_countdown_ = kEventInterval;
+  std::unique_ptr<io::Reactor> reactor_;
+  io::TimerHeap timers_;
   std::uint64_t rng_;
   bool searching_ = false;
   detail::TaskBlock* current_ = nullptr;

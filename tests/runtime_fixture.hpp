@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <filesystem>
 #include <initializer_list>
 
 #include <weft/weft.hpp>
@@ -29,12 +30,27 @@ inline weft::Config config_with(unsigned workers) {
   return cfg;
 }
 
+// Open file descriptors of this process: a runtime must close every fd it opened.
+inline std::size_t open_fds() {
+  std::size_t count = 0;
+  for ([[maybe_unused]] const auto& entry : std::filesystem::directory_iterator("/proc/self/fd"))
+    ++count;
+  return count;
+}
+
+// The base config of every fixture runtime: defaults plus WEFT_* variables, so CTest runs the
+// I/O suites once per backend (WEFT_BACKEND=io_uring).
+inline weft::Config base_config() {
+  return weft::Config::from_env();
+}
+
 template <class Body>
 void with_runtimes(Body&& body, std::initializer_list<unsigned> worker_counts = {1, 2, 4},
-                   weft::Config base = weft::Config{}) {
+                   weft::Config base = base_config()) {
   for (unsigned workers : worker_counts) {
     CAPTURE(workers);
     const std::int64_t blocks_before = weft::sched::live_block_memory();
+    const std::size_t fds_before = open_fds();
     {
       weft::Config cfg = base;
       cfg.workers = workers;
@@ -46,6 +62,7 @@ void with_runtimes(Body&& body, std::initializer_list<unsigned> worker_counts = 
       CHECK(stats.live_fibers == 0);
     }
     CHECK(weft::sched::live_block_memory() == blocks_before);
+    CHECK(open_fds() == fds_before);
   }
 }
 

@@ -2,7 +2,7 @@
 # Installs the Debian 12 packages weft builds, tests and benches with, if any is missing.
 set -euo pipefail
 pkgs=(g++ cmake make libboost-context-dev libtbb-dev liburing-dev doctest-dev
-      libbenchmark-dev libtomlplusplus-dev libcli11-dev time)
+      libbenchmark-dev libtomlplusplus-dev libcli11-dev time wrk)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -5,3 +5,4 @@
 #include "weft/future.hpp"
 #include "weft/runtime.hpp"
 #include "weft/task.hpp"
+#include "weft/time.hpp"

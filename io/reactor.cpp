@@ -1,0 +1,36 @@
+#include "io/reactor.hpp"
+
+#include <pthread.h>
+
+namespace weft::io {
+
+void Reactor::bind_owner() noexcept {
+  owner_thread_ = pthread_self();
+}
+
+bool Reactor::on_owner() const noexcept {
+  return pthread_equal(owner_thread_, pthread_self()) != 0;
+}
+
+void Reactor::park(std::int64_t timeout_ns) {
+  // acquire: what the unparker published before unpark() is visible once we see its token.
+  if (token_.exchange(0, std::memory_order_acquire) != 0) {
+    poll(0);
+    return;
+  }
+  poll(timeout_ns);
+  // An unpark after poll() returned left the eventfd readable: the next park returns at once,
+  // so resetting the token here loses nothing.
+  token_.store(0, std::memory_order_release);
+}
+
+std::unique_ptr<Reactor> make_reactor(Backend wanted, IoRegistry& registry, std::string& warning) {
+  if (wanted == Backend::io_uring) {
+    std::string why_not;
+    if (auto reactor = make_uring_reactor(registry, why_not)) return reactor;
+    warning = "weft: io_uring is not available (" + why_not + "); using epoll";
+  }
+  return make_epoll_reactor(registry);
+}
+
+}  // namespace weft::io

@@ -1,0 +1,29 @@
+// weft::sleep_until: a waiter nobody notifies, woken by its timer or by cancellation.
+#include <weft/task.hpp>
+#include <weft/time.hpp>
+
+#include "io/timed_park.hpp"
+#include "sched/current.hpp"
+#include "sched/task_block.hpp"
+#include "sched/worker.hpp"
+
+namespace weft {
+
+void sleep_until(TimePoint deadline) {
+  sched::Worker* worker = sched::current_worker();
+  detail::TaskBlock* task = worker ? worker->current_task() : nullptr;
+  if (!task)
+    throw std::logic_error(
+        "weft: sleep() needs a weft fiber (inside weft::run, a task, or Runtime::submit)");
+  const std::uint64_t deadline_ns =
+      deadline == TimePoint::max() ? io::kNoDeadline : io::to_ns(deadline);
+  if (deadline_ns <= io::now_ns()) {
+    yield_now();
+    return;
+  }
+  sched::Waiter waiter(task);
+  if (io::park_until(waiter, "sleeping", deadline_ns) == sched::WakeReason::cancelled)
+    detail::throw_cancelled(task);
+}
+
+}  // namespace weft

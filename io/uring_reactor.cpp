@@ -1,0 +1,183 @@
+// The io_uring backend: readiness through multishot poll requests (one per fd, armed once, as
+// epoll's edge-triggered registration), so a busy worker collects every fd's readiness with
+// no system call at all, and an idle one submits and waits in one io_uring_enter.
+// Submissions come only from the owner thread (an io_uring submission queue has one
+// producer); other threads hand their requests over through `remote_` and unpark().
+#include <liburing.h>
+#include <poll.h>
+
+#include <cerrno>
+#include <mutex>
+#include <stdexcept>
+#include <system_error>
+#include <utility>
+#include <vector>
+
+#include "io/io_registry.hpp"
+#include "io/reactor.hpp"
+#include "sync/spin_lock.hpp"
+
+namespace weft::io {
+namespace {
+
+constexpr std::uint64_t kWakeKey = UINT64_MAX;
+constexpr std::uint64_t kRemoveKey = UINT64_MAX - 1;  // completions of poll removals
+constexpr unsigned kPollMask = POLLIN | POLLOUT | POLLRDHUP;
+constexpr unsigned kEntries = 256;
+
+std::uint8_t readiness_of(unsigned events) noexcept {
+  std::uint8_t bits = 0;
+  if (events & (POLLIN | POLLRDHUP | POLLHUP | POLLERR)) bits |= kReadable;
+  if (events & (POLLOUT | POLLHUP | POLLERR)) bits |= kWritable;
+  return bits;
+}
+
+class UringReactor final : public Reactor {
+ public:
+  // Throws std::system_error if the kernel refuses a ring.
+  explicit UringReactor(IoRegistry& registry) : Reactor(registry) {
+    io_uring_params params{};
+    // Completions are collected when the owner enters the kernel anyway, instead of
+    // interrupting a busy worker to post them.
+    params.flags = IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG;
+    int rc = io_uring_queue_init_params(kEntries, &ring_, &params);
+    if (rc == -EINVAL) {  // older kernel: no COOP_TASKRUN
+      params = {};
+      rc = io_uring_queue_init_params(kEntries, &ring_, &params);
+    }
+    if (rc < 0) throw std::system_error(-rc, std::generic_category(), "io_uring_queue_init");
+    if (!(params.features & IORING_FEAT_EXT_ARG)) {
+      io_uring_queue_exit(&ring_);
+      throw std::runtime_error("the kernel lacks IORING_FEAT_EXT_ARG (Linux 5.11)");
+    }
+    taskrun_flag_ = (params.flags & IORING_SETUP_TASKRUN_FLAG) != 0;
+    arm_poll(wake_.fd(), kWakeKey);
+    io_uring_submit(&ring_);
+  }
+  ~UringReactor() override { io_uring_queue_exit(&ring_); }
+
+  void poll(std::int64_t timeout_ns) override {
+    take_remote_requests();
+    if (timeout_ns == 0) {
+      // COOP_TASKRUN: completions wait for us to enter the kernel; only do so when there is
+      // work pending (the kernel tells us through IORING_SQ_TASKRUN) or SQEs to submit.
+      const bool taskrun =
+          !taskrun_flag_ || (IO_URING_READ_ONCE(*ring_.sq.kflags) & IORING_SQ_TASKRUN) != 0;
+      if (io_uring_sq_ready(&ring_) != 0 || taskrun) io_uring_submit_and_get_events(&ring_);
+    } else {
+      io_uring_cqe* cqe = nullptr;
+      __kernel_timespec ts{timeout_ns / 1'000'000'000, timeout_ns % 1'000'000'000};
+      io_uring_submit_and_wait_timeout(&ring_, &cqe, 1, timeout_ns < 0 ? nullptr : &ts, nullptr);
+    }
+    reap();
+  }
+
+  void watch(int fd, std::uint64_t key) override {
+    arm_poll(fd, key);
+    // Submitted now: the first readiness report may already be due.
+    io_uring_submit(&ring_);
+    watched_.fetch_add(1, std::memory_order_relaxed);
+  }
+
+  void unwatch(int, std::uint64_t key) noexcept override {
+    // The poll request holds a reference to the file: without a removal the socket would stay
+    // open after close().
+    watched_.fetch_sub(1, std::memory_order_relaxed);
+    if (on_owner()) {
+      remove_poll(key);
+      io_uring_submit(&ring_);
+      return;
+    }
+    {
+      std::lock_guard guard(remote_lock_);
+      remote_.push_back(key);
+      remote_pending_.store(true, std::memory_order_release);
+    }
+    unpark();
+  }
+
+  [[nodiscard]] Backend backend() const noexcept override { return Backend::io_uring; }
+
+ private:
+  io_uring_sqe* next_sqe() {
+    io_uring_sqe* sqe = io_uring_get_sqe(&ring_);
+    while (!sqe) {  // the submission queue is full: hand it to the kernel and retry
+      io_uring_submit(&ring_);
+      sqe = io_uring_get_sqe(&ring_);
+    }
+    return sqe;
+  }
+
+  void arm_poll(int fd, std::uint64_t key) {
+    io_uring_sqe* sqe = next_sqe();
+    io_uring_prep_poll_multishot(sqe, fd, kPollMask);
+    io_uring_sqe_set_data64(sqe, key);
+  }
+
+  void remove_poll(std::uint64_t key) {
+    io_uring_sqe* sqe = next_sqe();
+    io_uring_prep_poll_remove(sqe, key);
+    io_uring_sqe_set_data64(sqe, kRemoveKey);
+  }
+
+  void take_remote_requests() {
+    if (!remote_pending_.load(std::memory_order_acquire)) return;
+    std::vector<std::uint64_t> keys;
+    {
+      std::lock_guard guard(remote_lock_);
+      keys.swap(remote_);
+      remote_pending_.store(false, std::memory_order_relaxed);
+    }
+    for (std::uint64_t key : keys) remove_poll(key);
+  }
+
+  void reap() {
+    unsigned head;
+    unsigned seen = 0;
+    io_uring_cqe* cqe;
+    io_uring_for_each_cqe(&ring_, head, cqe) {
+      ++seen;
+      handle(io_uring_cqe_get_data64(cqe), cqe->res, cqe->flags);
+    }
+    io_uring_cq_advance(&ring_, seen);
+  }
+
+  void handle(std::uint64_t key, int res, unsigned flags) {
+    if (key == kRemoveKey) return;
+    const bool rearm = (flags & IORING_CQE_F_MORE) == 0;
+    if (key == kWakeKey) {
+      wake_.drain();
+      if (rearm) arm_poll(wake_.fd(), kWakeKey);
+      return;
+    }
+    if (res > 0)
+      registry_.deliver(key, readiness_of(static_cast<unsigned>(res)));
+    else if (res != -ECANCELED && res != -ENOENT)
+      registry_.deliver(key, kReadable | kWritable);  // the retried call reports the error
+    // The kernel ended the multishot request (e.g. on CQ overflow): arm it again while the key
+    // still names an open fd; a removed or stale one ends here.
+    if (rearm && res != -ECANCELED) {
+      const int fd = registry_.fd_of(key);
+      if (fd >= 0) arm_poll(fd, key);
+    }
+  }
+
+  io_uring ring_{};
+  bool taskrun_flag_ = false;
+  std::atomic<bool> remote_pending_{false};
+  sync::SpinLock remote_lock_;
+  std::vector<std::uint64_t> remote_;  // poll removals asked for by other threads
+};
+
+}  // namespace
+
+std::unique_ptr<Reactor> make_uring_reactor(IoRegistry& registry, std::string& why_not) {
+  try {
+    return std::make_unique<UringReactor>(registry);
+  } catch (const std::exception& error) {
+    why_not = error.what();
+    return nullptr;
+  }
+}
+
+}  // namespace weft::io

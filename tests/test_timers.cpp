@@ -1,0 +1,149 @@
+// Timers: the timer heap itself, and sleep / sleep_until on every worker count.
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <random>
+#include <thread>
+#include <vector>
+
+#include <weft/weft.hpp>
+
+#include "io/clock.hpp"
+#include "io/timer_heap.hpp"
+#include "runtime_fixture.hpp"
+#include "sched/waiter.hpp"
+
+using namespace std::chrono_literals;
+
+TEST_CASE("timer heap: expires in deadline order, never early, and removes cancelled timers") {
+  weft::io::TimerHeap heap;
+  std::mt19937_64 rng(42);
+  constexpr int kTimers = 2000;
+  std::vector<std::unique_ptr<weft::sched::Waiter>> waiters;
+  std::vector<weft::io::TimerNode*> nodes;
+  std::vector<std::uint64_t> deadlines;
+  for (int i = 0; i < kTimers; ++i) {
+    waiters.push_back(std::make_unique<weft::sched::Waiter>(nullptr));
+    deadlines.push_back(1000 + rng() % 100000);
+    nodes.push_back(heap.add(deadlines.back(), *waiters.back()));
+  }
+  // Cancel every third one, as its fiber would after being woken by something else.
+  for (int i = 0; i < kTimers; i += 3) weft::io::TimerHeap::cancel(nodes[i], true);
+  CHECK(heap.size() == kTimers - (kTimers + 2) / 3);
+  std::uint64_t last = 0;
+  for (std::uint64_t now = 0; now <= 102000; now += 997) {
+    CHECK(heap.next_deadline() >= last);
+    heap.expire(now);
+    if (heap.size() != 0) CHECK(heap.next_deadline() > now);
+    last = now;
+  }
+  CHECK(heap.size() == 0);
+  for (int i = 0; i < kTimers; ++i) {
+    const auto why = waiters[i]->reason();
+    if (i % 3 == 0) {
+      CHECK(why == weft::sched::WakeReason::armed);
+    } else {
+      CHECK(why == weft::sched::WakeReason::timed_out);
+      weft::io::TimerHeap::cancel(nodes[i], true);  // the fiber's own clean-up after waking
+    }
+  }
+}
+
+TEST_CASE("timer heap: timers cancelled from another thread are dropped by their owner") {
+  weft::io::TimerHeap heap;
+  std::vector<std::unique_ptr<weft::sched::Waiter>> waiters;
+  std::vector<weft::io::TimerNode*> nodes;
+  for (int i = 0; i < 1000; ++i) {
+    waiters.push_back(std::make_unique<weft::sched::Waiter>(nullptr));
+    nodes.push_back(heap.add(1'000'000 + i, *waiters.back()));
+  }
+  std::thread other([&] {
+    for (auto* node : nodes) weft::io::TimerHeap::cancel(node, false);
+  });
+  other.join();
+  // Adding more compacts the heap once the remote cancellations pile up.
+  weft::sched::Waiter extra(nullptr);
+  weft::io::TimerNode* node = heap.add(5, extra);
+  CHECK(heap.size() < 100);
+  CHECK(heap.expire(10) == 1);
+  CHECK(extra.reason() == weft::sched::WakeReason::timed_out);
+  weft::io::TimerHeap::cancel(node, true);
+  heap.expire(UINT64_MAX - 1);
+  CHECK(heap.size() == 0);
+}
+
+TEST_CASE("sleep: never early, and about as long as asked") {
+  weft_test::in_runtimes([] {
+    for (auto d : {1ms, 3ms, 10ms}) {
+      const auto start = weft::now();
+      weft::sleep(d);
+      const auto slept = weft::now() - start;
+      CHECK(slept >= d);
+      CHECK(slept < d + 50ms);
+    }
+    const auto deadline = weft::now() + 2ms;
+    weft::sleep_until(deadline);
+    CHECK(weft::now() >= deadline);
+  });
+}
+
+TEST_CASE("sleep: zero or negative yields; outside a fiber it is a logic_error") {
+  CHECK_THROWS_AS(weft::sleep(1ms), std::logic_error);
+  weft_test::in_runtimes([] {
+    std::atomic<bool> ran{false};
+    weft::Task<void> other = weft::spawn([&] { ran = true; });
+    weft::sleep(0ms);
+    weft::sleep(-5ms);
+    other.get();
+    CHECK(ran);
+  });
+}
+
+TEST_CASE("sleep: many tasks with random durations wake in order of their deadlines") {
+  weft_test::in_runtimes([] {
+    constexpr int kTasks = 2000;
+    std::vector<weft::Task<std::int64_t>> tasks;
+    std::mt19937 rng(7);
+    for (int i = 0; i < kTasks; ++i) {
+      const auto d = std::chrono::microseconds(500 + rng() % 20000);
+      tasks.push_back(weft::spawn([d] {
+        const auto start = weft::now();
+        weft::sleep(d);
+        return std::chrono::duration_cast<std::chrono::microseconds>(weft::now() - start - d)
+            .count();
+      }));
+    }
+    std::int64_t early = 0;
+    for (auto& t : tasks) early += t.get() < 0;
+    CHECK(early == 0);
+  });
+}
+
+TEST_CASE("sleep: cancellation wakes a sleeper at once and its timer goes away") {
+  weft_test::in_runtimes([] {
+    weft::Task<void> sleeper = weft::spawn([] { weft::sleep(1h); });
+    weft::sleep(2ms);
+    const auto start = weft::now();
+    sleeper.cancel("stop");
+    CHECK_THROWS_AS(sleeper.get(), weft::CancelledError);
+    CHECK(weft::now() - start < 100ms);
+    // A sleeper cancelled from another worker while its timer is armed, many times over.
+    std::vector<weft::Task<void>> many;
+    for (int i = 0; i < 500; ++i) many.push_back(weft::spawn([] { weft::sleep(30s); }));
+    weft::yield_now();
+    for (auto& t : many) t.cancel();
+    for (auto& t : many) CHECK_THROWS_AS(t.get(), weft::CancelledError);
+  });
+}
+
+TEST_CASE("sleep: a sleeping runtime shuts down promptly") {
+  weft_test::with_runtimes([](weft::Runtime& runtime) {
+    for (int i = 0; i < 100; ++i) (void)runtime.spawn([] { weft::sleep(1h); });
+    std::this_thread::sleep_for(5ms);
+    const auto start = std::chrono::steady_clock::now();
+    CHECK(runtime.shutdown(5s));
+    CHECK(std::chrono::steady_clock::now() - start < 1s);
+  });
+}
