@@ -1,5 +1,7 @@
 #include <weft/errors.hpp>
 
+#include <cerrno>
+
 namespace weft {
 
 ExceptionGroup::ExceptionGroup(const std::string& message,
@@ -7,5 +9,27 @@ ExceptionGroup::ExceptionGroup(const std::string& message,
     : std::runtime_error(message + " (" + std::to_string(exceptions.size()) +
                          (exceptions.size() == 1 ? " sub-exception)" : " sub-exceptions)")),
       exceptions_(std::move(exceptions)) {}
+
+}  // namespace weft
+
+namespace weft {
+
+void throw_os_error(int error, const std::string& what) {
+  const std::string message = what + ": " + std::generic_category().message(error);
+  switch (error) {
+    case ECONNREFUSED:
+      throw ConnectionRefusedError(error, message);
+    case ECONNRESET:
+      throw ConnectionResetError(error, message);
+    case ECONNABORTED:
+      throw ConnectionAbortedError(error, message);
+    case EPIPE:
+      throw BrokenPipeError(error, message);
+    case ETIMEDOUT:
+      throw TimeoutError(message);
+    default:
+      throw OSError(error, message);
+  }
+}
 
 }  // namespace weft

@@ -171,6 +171,7 @@ void finish_unstarted(TaskBlock* task) noexcept {
   }
   task->error = std::make_exception_ptr(CancelledError(std::move(message)));
   task->flags.fetch_or(kStarted | kCancelled, std::memory_order_relaxed);
+  if (task->body) task->body->discard();
   finish_block(task);
 }
 

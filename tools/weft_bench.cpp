@@ -2,9 +2,9 @@
 // the peers' flags and prints their result lines, so run_all.sh runs it beside Go, Tokio and
 // Boost.Fiber:  WEFT_BENCH=build/release/tools/weft_bench ./run_all.sh
 //
-// One runtime per process (Config::workers = --threads, every other field at its default);
-// each bench body runs in it as a submitted fiber. Exit status: 0, 1 if a check failed, 2 for
-// bad flags (as the peers).
+// One runtime per process: Config::from_env() (so WEFT_BACKEND and the other WEFT_* variables
+// apply) with workers = --threads; each bench body runs in it as a submitted fiber. Exit status:
+// 0, 1 if a check failed, 2 for bad flags or a bad WEFT_* value (as the peers).
 #include <cstdio>
 #include <cstdlib>
 #include <exception>
@@ -28,8 +28,7 @@ struct Bench {
   Outcome (*run)(const Options&);  // nullptr: needs a weft feature that does not exist yet
 };
 
-// The peers' order. timers needs weft::sleep, tcp_echo weft's net streams, blocking_offload
-// weft::to_thread.
+// The peers' order. tcp_echo needs weft's net streams, blocking_offload weft::to_thread.
 constexpr Bench kBenches[] = {
     {"skynet", [](const Options& o) { return weft::bench::skynet(o.skynet_leaves); }},
     {"spawn_many", [](const Options& o) { return weft::bench::spawn_many(o.spawn); }},
@@ -37,7 +36,10 @@ constexpr Bench kBenches[] = {
      [](const Options& o) { return weft::bench::yield_many(o.yield_tasks, o.yields); }},
     {"ping_pong", [](const Options& o) { return weft::bench::ping_pong(o.pp_pairs, o.pp_rounds); }},
     {"chained_spawn", [](const Options& o) { return weft::bench::chained_spawn(o.chain); }},
-    {"timers", nullptr},
+    {"timers",
+     [](const Options& o) {
+       return weft::bench::timers(o.timers, o.timer_min_us, o.timer_max_us);
+     }},
     {"tcp_echo", nullptr},
     {"blocking_offload", nullptr},
 };
@@ -81,7 +83,7 @@ int run(const Options& options) {
   }
   if (!runnable) return 0;
 
-  weft::Config config;
+  weft::Config config = weft::Config::from_env();
   config.workers = static_cast<unsigned>(options.threads);
   weft::Runtime runtime(config);
   const char* metrics_env = std::getenv("WEFT_BENCH_METRICS");

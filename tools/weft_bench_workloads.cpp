@@ -1,7 +1,9 @@
 #include "weft_bench_workloads.hpp"
 
+#include <algorithm>
 #include <array>
 #include <atomic>
+#include <cstdio>
 #include <optional>
 #include <utility>
 #include <vector>
@@ -77,6 +79,23 @@ void chain_link(Promise<std::uint64_t> done, std::uint64_t left, std::uint64_t h
   spawn([done = std::move(done), left, hops]() mutable {
     chain_link(std::move(done), left - 1, hops + 1);
   });
+}
+
+// ---- timers
+// The Go peer's duration generator, so every peer sleeps exactly the same amounts.
+
+std::uint64_t splitmix64(std::uint64_t x) {
+  std::uint64_t z = x + 0x9E3779B97F4A7C15ULL;
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+  return z ^ (z >> 31);
+}
+
+// The Go peer's pct(): sorted[int(p * n)], clamped to the last element.
+std::int64_t percentile(const std::vector<std::int64_t>& sorted, double p) {
+  auto idx = static_cast<std::size_t>(p * static_cast<double>(sorted.size()));
+  if (idx >= sorted.size()) idx = sorted.size() - 1;
+  return sorted[idx];
 }
 
 }  // namespace
@@ -156,6 +175,47 @@ Outcome chained_spawn(std::uint64_t length) {
   const std::uint64_t got = hops.get();
   const auto wall = Clock::now() - start;
   return {wall, length, got == length, {}};
+}
+
+Outcome timers(std::uint64_t tasks, std::uint64_t min_us, std::uint64_t max_us) {
+  struct Shared {
+    std::atomic<std::uint64_t> finished{0};
+    Promise<void> done;
+  } shared;
+  std::vector<std::int64_t> late(tasks);  // ns, written by task i at index i
+  Future<void> all_done = shared.done.get_future();
+  const std::uint64_t span = max_us - min_us + 1;  // 0 only for the full uint64 range
+  const auto start = Clock::now();
+  for (std::uint64_t i = 0; i < tasks; ++i) {
+    const std::uint64_t r = splitmix64(i);
+    const std::chrono::microseconds d(static_cast<std::int64_t>(min_us + (span ? r % span : r)));
+    spawn([&shared, &late, tasks, i, d] {
+      const TimePoint deadline = now() + d;  // Go: t0 := time.Now(); time.Sleep(d)
+      sleep_until(deadline);
+      late[i] = std::chrono::duration_cast<std::chrono::nanoseconds>(now() - deadline).count();
+      if (shared.finished.fetch_add(1, std::memory_order_acq_rel) + 1 == tasks) {
+        // As in spawn_many: the driver frees `shared` as soon as it wakes.
+        Promise<void> done = std::move(shared.done);
+        done.set_value();
+      }
+    });
+  }
+  if (tasks > 0) all_done.get();
+  const auto wall = Clock::now() - start;
+  const bool all_finished = shared.finished.load(std::memory_order_acquire) == tasks;
+  std::sort(late.begin(), late.end());
+  const auto early = static_cast<std::uint64_t>(
+      std::count_if(late.begin(), late.end(), [](std::int64_t l) { return l < 0; }));
+  std::string extra;
+  if (tasks > 0) {
+    char buf[160];
+    std::snprintf(buf, sizeof buf, "p50_late_us=%.1f p99_late_us=%.1f max_late_us=%.1f early=%llu",
+                  static_cast<double>(percentile(late, 0.50)) / 1e3,
+                  static_cast<double>(percentile(late, 0.99)) / 1e3,
+                  static_cast<double>(late.back()) / 1e3, static_cast<unsigned long long>(early));
+    extra = buf;
+  }
+  return {wall, tasks, all_finished && early == 0, std::move(extra)};
 }
 
 }  // namespace weft::bench

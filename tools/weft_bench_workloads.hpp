@@ -29,5 +29,10 @@ struct Outcome {
 [[nodiscard]] Outcome ping_pong(std::uint64_t pairs, std::uint64_t rounds);
 // Each task spawns the next, `length` times; the last one signals the driver.
 [[nodiscard]] Outcome chained_spawn(std::uint64_t length);
+// `tasks` tasks; task i sleeps min_us + splitmix64(i) % (max_us - min_us + 1) microseconds
+// (the same durations as every peer). Lateness = wakeup - (moment the task began to sleep + its
+// duration); extra = p50/p99/max lateness in us and `early` (wakeups before the deadline).
+// ok = every task finished and none woke early.
+[[nodiscard]] Outcome timers(std::uint64_t tasks, std::uint64_t min_us, std::uint64_t max_us);
 
 }  // namespace weft::bench

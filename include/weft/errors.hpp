@@ -3,6 +3,7 @@
 #include <exception>
 #include <stdexcept>
 #include <string>
+#include <system_error>
 #include <vector>
 
 #include "weft/export.hpp"
@@ -52,9 +53,13 @@ class WEFT_API LimitOverrunError : public std::runtime_error {
 
 class WEFT_API IncompleteReadError : public std::runtime_error {
  public:
+  // expected == std::string::npos: the read wanted a separator, not a count.
   IncompleteReadError(std::string partial, std::size_t expected)
-      : std::runtime_error("weft::IncompleteReadError: " + std::to_string(partial.size()) +
-                           " bytes read of " + std::to_string(expected) + " expected"),
+      : std::runtime_error(
+            "weft::IncompleteReadError: " + std::to_string(partial.size()) +
+            (expected == std::string::npos
+                 ? std::string(" bytes read before end of stream, separator not found")
+                 : " bytes read of " + std::to_string(expected) + " expected")),
         partial_(std::move(partial)),
         expected_(expected) {}
   const std::string& partial() const noexcept { return partial_; }
@@ -81,6 +86,38 @@ class WEFT_API BrokenBarrierError : public std::runtime_error {
  public:
   BrokenBarrierError() : std::runtime_error("weft::BrokenBarrierError") {}
 };
+
+// An operating-system failure on a socket, pipe or file (Python's OSError): the errno, plus a
+// message naming the operation and the address, path or fd involved.
+class WEFT_API OSError : public std::system_error {
+ public:
+  OSError(int error, const std::string& what)
+      : std::system_error(error, std::generic_category(), what) {}
+};
+class WEFT_API ConnectionError : public OSError {
+ public:
+  using OSError::OSError;
+};
+class WEFT_API ConnectionRefusedError : public ConnectionError {
+ public:
+  using ConnectionError::ConnectionError;
+};
+class WEFT_API ConnectionResetError : public ConnectionError {
+ public:
+  using ConnectionError::ConnectionError;
+};
+class WEFT_API ConnectionAbortedError : public ConnectionError {
+ public:
+  using ConnectionError::ConnectionError;
+};
+class WEFT_API BrokenPipeError : public ConnectionError {
+ public:
+  using ConnectionError::ConnectionError;
+};
+
+// Throws the OSError subclass that matches `error` (ECONNREFUSED -> ConnectionRefusedError,
+// ...), with `what` as the message.
+[[noreturn]] WEFT_API void throw_os_error(int error, const std::string& what);
 
 // Several failures at once (TaskGroup::join). exceptions() lists every non-cancellation error.
 class WEFT_API ExceptionGroup : public std::runtime_error {

@@ -3,6 +3,7 @@
 #include "weft/config.hpp"
 #include "weft/errors.hpp"
 #include "weft/future.hpp"
+#include "weft/net.hpp"
 #include "weft/runtime.hpp"
 #include "weft/task.hpp"
 #include "weft/time.hpp"

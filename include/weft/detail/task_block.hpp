@@ -33,6 +33,9 @@ class TaskBody {
   virtual void run() = 0;
   // Destroys the body in place (the engine owns the memory).
   virtual void destroy() noexcept = 0;
+  // Releases the callable of a task that will never run (cancelled before it started), so
+  // what it captured does not live as long as the last handle.
+  virtual void discard() noexcept {}
 
  protected:
   ~TaskBody() = default;
@@ -96,6 +99,7 @@ class SpawnBody final : public TypedBody<T> {
     }
   }
   void destroy() noexcept override { this->~SpawnBody(); }
+  void discard() noexcept override { drop_fn(); }
 
  private:
   ~SpawnBody() { drop_fn(); }

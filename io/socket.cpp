@@ -1,0 +1,253 @@
+#include "io/socket.hpp"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <mutex>
+#include <stdexcept>
+#include <utility>
+
+#include <weft/errors.hpp>
+
+#include "io/io_registry.hpp"
+#include "io/reactor.hpp"
+#include "io/timed_park.hpp"
+#include "sched/current.hpp"
+#include "sched/scheduler.hpp"
+#include "sched/task_block.hpp"
+#include "sched/worker.hpp"
+
+namespace weft::io {
+namespace {
+
+sched::Worker& fiber_worker(const char* what) {
+  sched::Worker* worker = sched::current_worker();
+  if (!worker || !worker->current_task())
+    throw std::logic_error(std::string("weft: ") + what +
+                           " needs a weft fiber (inside weft::run, a task, or Runtime::submit)");
+  return *worker;
+}
+
+bool would_block(int error) noexcept {
+  return error == EAGAIN || error == EWOULDBLOCK;
+}
+
+}  // namespace
+
+int open_socket(int family, int type, int protocol) {
+  const int fd = ::socket(family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, protocol);
+  if (fd < 0) throw_os_error(errno, "weft: socket(family " + std::to_string(family) + ")");
+  return fd;
+}
+
+Socket::Socket(int fd) {
+  sched::Worker* worker = sched::current_worker();
+  if (!worker || !worker->current_task()) {
+    ::close(fd);
+    throw std::logic_error(
+        "weft: sockets need a weft fiber (inside weft::run, a task, or Runtime::submit)");
+  }
+  const int flags = fcntl(fd, F_GETFL);
+  if (flags >= 0 && !(flags & O_NONBLOCK)) fcntl(fd, F_SETFL, flags | O_NONBLOCK);
+  scheduler_ = &worker->scheduler();
+  try {
+    slot_ = &scheduler_->io_slots.acquire(fd);
+  } catch (...) {
+    ::close(fd);
+    throw;
+  }
+  generation_ = slot_->generation;
+  fd_.store(fd, std::memory_order_relaxed);
+}
+
+Socket::Socket(Socket&& other) noexcept
+    : fd_(other.fd_.exchange(-1, std::memory_order_relaxed)),
+      slot_(std::exchange(other.slot_, nullptr)),
+      generation_(other.generation_),
+      scheduler_(other.scheduler_) {}
+
+Socket& Socket::operator=(Socket&& other) noexcept {
+  if (this != &other) {
+    close();
+    fd_.store(other.fd_.exchange(-1, std::memory_order_relaxed), std::memory_order_relaxed);
+    slot_ = std::exchange(other.slot_, nullptr);
+    generation_ = other.generation_;
+    scheduler_ = other.scheduler_;
+  }
+  return *this;
+}
+
+void Socket::close() noexcept {
+  const int fd = fd_.exchange(-1, std::memory_order_acq_rel);
+  if (fd < 0) return;
+  const int reactor = slot_->reactor.load(std::memory_order_acquire);
+  if (reactor >= 0)
+    scheduler_->workers[static_cast<unsigned>(reactor)]->reactor().unwatch(
+        fd, key_of(slot_->index, generation_));
+  scheduler_->io_slots.close(*slot_);  // wakes waiters; they see a new generation
+  ::close(fd);
+}
+
+std::string Socket::describe() const {
+  return "fd " + std::to_string(fd());
+}
+
+void Socket::throw_closed(const char* what) const {
+  throw OSError(EBADF, std::string("weft: the socket was closed while ") + what);
+}
+
+void Socket::ensure_watched() {
+  if (slot_->reactor.load(std::memory_order_acquire) >= 0) return;
+  sched::Worker& worker = fiber_worker("waiting on a socket");
+  int expected = -1;
+  // One registration per fd: its readiness goes to the reactor of the worker that got here
+  // first (a fiber that later runs elsewhere is still woken, through that reactor).
+  if (!slot_->reactor.compare_exchange_strong(expected, static_cast<int>(worker.index()),
+                                              std::memory_order_acq_rel))
+    return;
+  try {
+    worker.reactor().watch(fd(), key_of(slot_->index, generation_));
+  } catch (...) {
+    slot_->reactor.store(-1, std::memory_order_release);
+    throw;
+  }
+}
+
+void Socket::wait(Readiness what_for, std::uint64_t deadline_ns, const char* what) {
+  if (!is_open()) throw_closed(what);
+  sched::Worker& worker = fiber_worker(what);
+  detail::TaskBlock* task = worker.current_task();
+  ensure_watched();
+  IoSlot& slot = *slot_;
+  sched::Waiter waiter(task);
+  sched::Waiter* IoSlot::*side = what_for == kReadable ? &IoSlot::reader : &IoSlot::writer;
+  {
+    std::lock_guard guard(slot.lock);
+    if (slot.closed || slot.generation != generation_) throw_closed(what);
+    if (slot.ready & what_for) {  // readiness came after our call saw EAGAIN: retry it
+      slot.ready &= static_cast<std::uint8_t>(~what_for);
+      return;
+    }
+    if (slot.*side)
+      throw InvalidStateError(std::string("weft: two fibers wait at once while ") + what + " on " +
+                              describe());
+    slot.*side = &waiter;
+  }
+  const sched::WakeReason why = park_until(waiter, what, deadline_ns);
+  bool closed;
+  {
+    // Taking the lock also waits out a reactor still firing this waiter.
+    std::lock_guard guard(slot.lock);
+    if (slot.*side == &waiter) slot.*side = nullptr;
+    closed = slot.closed || slot.generation != generation_;
+  }
+  if (why == sched::WakeReason::cancelled) detail::throw_cancelled(task);
+  if (closed) throw_closed(what);
+  if (why == sched::WakeReason::timed_out)
+    throw TimeoutError(std::string("weft: timed out ") + what);
+}
+
+std::size_t Socket::recv(void* buffer, std::size_t n, std::uint64_t deadline_ns) {
+  for (;;) {
+    const ssize_t got = ::recv(fd(), buffer, n, 0);
+    if (got >= 0) return static_cast<std::size_t>(got);
+    const int error = errno;
+    if (would_block(error))
+      wait(kReadable, deadline_ns, "reading from a socket");
+    else if (error == EBADF && !is_open())
+      throw_closed("reading from a socket");
+    else if (error != EINTR)
+      throw_os_error(error, "weft: recv on " + describe());
+  }
+}
+
+std::size_t Socket::try_send(const void* data, std::size_t n) {
+  for (;;) {
+    const ssize_t sent = ::send(fd(), data, n, MSG_NOSIGNAL);
+    if (sent >= 0) return static_cast<std::size_t>(sent);
+    const int error = errno;
+    if (would_block(error)) return 0;
+    if (error == EBADF && !is_open()) throw_closed("writing to a socket");
+    if (error != EINTR) throw_os_error(error, "weft: send on " + describe());
+  }
+}
+
+std::size_t Socket::send(const void* data, std::size_t n, std::uint64_t deadline_ns) {
+  for (;;) {
+    if (std::size_t sent = try_send(data, n); sent > 0 || n == 0) return sent;
+    wait(kWritable, deadline_ns, "writing to a socket");
+  }
+}
+
+void Socket::send_all(const void* data, std::size_t n, std::uint64_t deadline_ns) {
+  const char* p = static_cast<const char*>(data);
+  while (n > 0) {
+    const std::size_t sent = send(p, n, deadline_ns);
+    p += sent;
+    n -= sent;
+  }
+}
+
+int Socket::accept(sockaddr* address, socklen_t* length, std::uint64_t deadline_ns) {
+  for (;;) {
+    const int fd = ::accept4(this->fd(), address, length, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd >= 0) return fd;
+    const int error = errno;
+    if (would_block(error))
+      wait(kReadable, deadline_ns, "accepting a connection");
+    else if (error == EBADF && !is_open())
+      throw_closed("accepting a connection");
+    else if (error != EINTR && error != ECONNABORTED)
+      throw_os_error(error, "weft: accept on " + describe());
+  }
+}
+
+void Socket::connect(const sockaddr* address, socklen_t length, std::uint64_t deadline_ns,
+                     const std::string& peer) {
+  if (::connect(fd(), address, length) == 0) return;
+  int error = errno;
+  if (error == EINPROGRESS || error == EINTR) {
+    try {
+      wait(kWritable, deadline_ns, "connecting");
+    } catch (const TimeoutError&) {
+      throw TimeoutError("weft: timed out connecting to " + peer);
+    }
+    socklen_t size = sizeof error;
+    if (getsockopt(fd(), SOL_SOCKET, SO_ERROR, &error, &size) != 0) error = errno;
+    if (error == 0) return;
+  }
+  throw_os_error(error, "weft: connect to " + peer);
+}
+
+std::size_t Socket::recv_from(void* buffer, std::size_t n, sockaddr* from, socklen_t* length,
+                              std::uint64_t deadline_ns) {
+  for (;;) {
+    const ssize_t got = ::recvfrom(fd(), buffer, n, 0, from, length);
+    if (got >= 0) return static_cast<std::size_t>(got);
+    const int error = errno;
+    if (would_block(error))
+      wait(kReadable, deadline_ns, "receiving a datagram");
+    else if (error == EBADF && !is_open())
+      throw_closed("receiving a datagram");
+    else if (error != EINTR)
+      throw_os_error(error, "weft: recvfrom on " + describe());
+  }
+}
+
+std::size_t Socket::send_to(const void* data, std::size_t n, const sockaddr* to, socklen_t length,
+                            std::uint64_t deadline_ns) {
+  for (;;) {
+    const ssize_t sent = ::sendto(fd(), data, n, MSG_NOSIGNAL, to, length);
+    if (sent >= 0) return static_cast<std::size_t>(sent);
+    const int error = errno;
+    if (would_block(error))
+      wait(kWritable, deadline_ns, "sending a datagram");
+    else if (error == EBADF && !is_open())
+      throw_closed("sending a datagram");
+    else if (error != EINTR)
+      throw_os_error(error, "weft: sendto on " + describe());
+  }
+}
+
+}  // namespace weft::io
