@@ -1,6 +1,5 @@
 #include "runtime/task_registry.hpp"
 
-#include <algorithm>
 #include <mutex>
 
 namespace weft::detail {
@@ -14,7 +13,6 @@ TaskRegistry::~TaskRegistry() {
 
 void TaskRegistry::add(TaskBlock* task, unsigned shard) noexcept {
   Shard& s = shards_[shard];
-  bool sweep_now;
   {
     std::lock_guard guard(s.lock);
     // Ids are unique per runtime: shard index in the low part, a per-shard counter above it.
@@ -24,59 +22,54 @@ void TaskRegistry::add(TaskBlock* task, unsigned shard) noexcept {
     task->reg_next = s.head;
     if (s.head) s.head->reg_prev = task;
     s.head = task;
-    const std::size_t size = s.size.load(std::memory_order_relaxed) + 1;
-    s.size.store(size, std::memory_order_relaxed);
-    sweep_now = size >= s.next_sweep;
   }
-  if (sweep_now) sweep(shard);
+  if (s.retired_count.load(std::memory_order_relaxed) >= kSweepBatch) sweep(shard);
+}
+
+void TaskRegistry::unlink_locked(Shard& s, TaskBlock* task) noexcept {
+  if (task->reg_prev)
+    task->reg_prev->reg_next = task->reg_next;
+  else
+    s.head = task->reg_next;
+  if (task->reg_next) task->reg_next->reg_prev = task->reg_prev;
 }
 
 void TaskRegistry::retire(TaskBlock* task, unsigned worker) noexcept {
+  Shard& s = shards_[task->reg_shard];
   if (task->reg_shard != worker) {
-    task->flags.fetch_or(kRetired, std::memory_order_release);
+    TaskBlock* head = s.retired.load(std::memory_order_relaxed);
+    do {
+      task->next = head;
+      // release: the sweeper that takes the stack sees the task's final state.
+    } while (!s.retired.compare_exchange_weak(head, task, std::memory_order_release,
+                                              std::memory_order_relaxed));
+    s.retired_count.fetch_add(1, std::memory_order_relaxed);
     return;
   }
-  Shard& s = shards_[worker];
   {
     std::lock_guard guard(s.lock);
-    if (task->reg_prev)
-      task->reg_prev->reg_next = task->reg_next;
-    else
-      s.head = task->reg_next;
-    if (task->reg_next) task->reg_next->reg_prev = task->reg_prev;
-    s.size.store(s.size.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed);
+    unlink_locked(s, task);
   }
   release(task);
 }
 
 void TaskRegistry::sweep(unsigned shard) noexcept {
   Shard& s = shards_[shard];
-  if (s.size.load(std::memory_order_relaxed) == 0) return;
-  TaskBlock* retired = nullptr;
+  if (s.retired.load(std::memory_order_relaxed) == nullptr) return;
+  TaskBlock* retired = s.retired.exchange(nullptr, std::memory_order_acquire);
+  std::size_t count = 0;
   {
     std::lock_guard guard(s.lock);
-    std::size_t kept = 0;
-    for (TaskBlock* task = s.head; task;) {
-      TaskBlock* next = task->reg_next;
-      if (task->has(kRetired)) {
-        if (task->reg_prev)
-          task->reg_prev->reg_next = next;
-        else
-          s.head = next;
-        if (next) next->reg_prev = task->reg_prev;
-        task->reg_next = retired;
-        retired = task;
-      } else {
-        ++kept;
-      }
-      task = next;
+    for (TaskBlock* task = retired; task; task = task->next) {
+      unlink_locked(s, task);
+      ++count;
     }
-    s.size.store(kept, std::memory_order_relaxed);
-    s.next_sweep = std::max(kMinSweep, 2 * kept);
   }
+  s.retired_count.fetch_sub(count, std::memory_order_relaxed);
   // Outside the lock: dropping the last reference runs destructors of user code.
   while (retired) {
-    TaskBlock* next = retired->reg_next;
+    TaskBlock* next = retired->next;
+    retired->next = nullptr;
     release(retired);
     retired = next;
   }

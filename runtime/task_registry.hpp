@@ -5,10 +5,10 @@
 // The registry holds the scheduler's reference to each task. A task that finishes on the worker
 // that spawned it (the common fork–join case) leaves its shard at once, under a lock only that
 // worker and rare readers take, so its block is freed while still hot in cache. A task that
-// finishes elsewhere is only marked retired; its shard's owner sweeps it away later (when the
-// shard has doubled since the last sweep, and when the worker goes idle). So two workers never
-// race on a shard's lock for every task, and such blocks are freed on the thread that
-// allocated them.
+// finishes elsewhere is pushed onto its shard's lock-free retired stack; the shard's owner
+// unlinks those later, each in O(1) (once kSweepBatch have piled up, and when the worker goes
+// idle). So two workers never race on a shard's lock for every task, such blocks are freed on
+// the thread that allocated them, and no sweep ever walks the live tasks.
 #include <atomic>
 #include <cstdint>
 #include <memory>
@@ -42,14 +42,17 @@ class TaskRegistry {
   [[nodiscard]] unsigned outside_shard() const noexcept { return count_ - 1; }
 
  private:
-  static constexpr std::size_t kMinSweep = 1024;
+  static constexpr std::size_t kSweepBatch = 256;
   struct alignas(64) Shard {
-    mutable sync::SpinLock lock;  // guards head, next_sweep and next_id
+    mutable sync::SpinLock lock;  // guards head and next_id
     TaskBlock* head = nullptr;
-    std::atomic<std::size_t> size{0};  // written under the lock, read without it
-    std::size_t next_sweep = kMinSweep;
     std::uint64_t next_id = 0;
+    // Finished elsewhere, still linked: a Treiber stack through TaskBlock::next (a finished
+    // task is in no run queue), taken whole by a sweep, so no ABA.
+    std::atomic<TaskBlock*> retired{nullptr};
+    std::atomic<std::size_t> retired_count{0};
   };
+  void unlink_locked(Shard& s, TaskBlock* task) noexcept;
   unsigned count_;
   std::unique_ptr<Shard[]> shards_;
 };

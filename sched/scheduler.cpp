@@ -80,7 +80,7 @@ void Scheduler::inject(detail::TaskBlock* task) {
 }
 
 bool Scheduler::has_visible_work() const noexcept {
-  if (!injection.empty()) return true;
+  if (!injection.empty() || !resumed.empty()) return true;
   for (const auto& worker : workers)
     if (worker->has_stealable_work()) return true;
   return false;

@@ -59,6 +59,10 @@ class Scheduler {
   detail::RuntimeCore& owner;
   io::IoRegistry io_slots;  // the fds this runtime's reactors watch
   InjectionQueue<detail::TaskBlock, &detail::TaskBlock::next> injection;
+  // Woken and yielded tasks that overflowed a worker's FIFO. Kept apart from `injection` (new
+  // spawns, outside work) and taken first: a burst of wake-ups must not queue behind a burst
+  // of a hundred thousand tasks that have not started yet.
+  InjectionQueue<detail::TaskBlock, &detail::TaskBlock::next> resumed;
   IdleWorkers idle;
   std::unique_ptr<StealPolicy> policy;
   std::vector<std::unique_ptr<Worker>> workers;

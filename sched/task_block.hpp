@@ -44,7 +44,6 @@ enum TaskFlag : std::uint32_t {
   kClaimed = 1u << 5,          // get() was called
   kSetBegun = 1u << 6,         // a promise is being satisfied
   kCancelRequested = 1u << 7,  // cancel() pending delivery at the next suspension point
-  kRetired = 1u << 8,          // finished and its fiber switched out: the scheduler is done with it
 };
 
 // Fields few tasks use, allocated on first use under the block's lock.

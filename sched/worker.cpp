@@ -82,6 +82,9 @@ detail::TaskBlock* Worker::find_local() {
   }
   if (--global_countdown_ == 0) {
     global_countdown_ = global_interval_;
+    if (!scheduler_.resumed.empty()) {
+      if (detail::TaskBlock* task = scheduler_.resumed.pop()) return task;
+    }
     if (!scheduler_.injection.empty()) {
       if (detail::TaskBlock* task = scheduler_.injection.pop()) return task;
     }
@@ -97,12 +100,19 @@ detail::TaskBlock* Worker::find_local() {
     push_or_spill(ready_, std::exchange(lifo_, nullptr));
   }
   lifo_streak_ = 0;
-  if (--ready_countdown_ == 0) {
-    ready_countdown_ = kReadyFirstInterval;
-    if (detail::TaskBlock* task = take_ready()) return task;
+  // Woken and yielded tasks (FIFO) before tasks not started yet: a timer or I/O completion
+  // is served within a few ticks even behind a burst of spawns, and a task that finishes
+  // gives its stack back before a new one takes another. Every kSpawnsFirstInterval ticks the
+  // spawns go first, so tasks that keep yielding cannot starve them.
+  if (--spawns_countdown_ == 0) {
+    spawns_countdown_ = kSpawnsFirstInterval;
+    if (detail::TaskBlock* task = spawns_.pop()) return task;
+  }
+  if (detail::TaskBlock* task = take_ready()) return task;
+  if (!scheduler_.resumed.empty()) {
+    if (detail::TaskBlock* task = take_global_from(GlobalSource::resumed)) return task;
   }
   if (detail::TaskBlock* task = spawns_.pop()) return task;
-  if (detail::TaskBlock* task = take_ready()) return task;
   return take_global();
 }
 
@@ -116,17 +126,29 @@ detail::TaskBlock* Worker::take_ready() {
 }
 
 detail::TaskBlock* Worker::take_global() {
-  auto& injection = scheduler_.injection;
+  if (detail::TaskBlock* task = take_global_from(GlobalSource::resumed)) return task;
+  return take_global_from(GlobalSource::injection);
+}
+
+detail::TaskBlock* Worker::take_global_from(GlobalSource source) {
+  const bool resumed = source == GlobalSource::resumed;
+  auto& injection = resumed ? scheduler_.resumed : scheduler_.injection;
+  StealableQueue<detail::TaskBlock>& local = resumed ? ready_ : spawns_;
   if (injection.empty()) return nullptr;
   // Take a fair share, bounded by the room in our own queue, so one worker does not hoard it.
   constexpr std::size_t kMaxBatch = 64;
   detail::TaskBlock* batch[kMaxBatch];
   const std::size_t share = injection.size() / scheduler_.workers.size() + 1;
-  const std::size_t room = spawns_.capacity() - spawns_.size();
+  const std::size_t room = local.capacity() - local.size();
   const std::size_t want = std::min({share, room + 1, kMaxBatch});
   const std::size_t got = injection.pop_batch(batch, want);
   if (got == 0) return nullptr;
-  for (std::size_t i = got; i-- > 1;) push_or_spill(spawns_, batch[i]);
+  // spawns_ pops the newest first, ready_ the oldest: either way batch[1] runs next.
+  if (!resumed) {
+    for (std::size_t i = got; i-- > 1;) push_or_spill(local, batch[i]);
+  } else {
+    for (std::size_t i = 1; i < got; ++i) push_or_spill(local, batch[i]);
+  }
   if (got > 1) scheduler_.idle.notify_one();
   return batch[0];
 }
@@ -194,14 +216,20 @@ void Worker::sleep() {
 
 void Worker::poll_events() {
   if (reactor_->watching()) reactor_->poll(0);
-  if (timers_.size() != 0) {
-    const std::uint64_t now = now_ns();
-    if (timers_.next_deadline() <= now) timers_.expire(now);
-  }
+  if (timers_.size() != 0) expire_due_timers();
+}
+
+void Worker::expire_due_timers() {
+  const std::uint64_t now = now_ns();
+  if (timers_.next_deadline() <= now) timers_.expire(now);
 }
 
 bool Worker::prepare(detail::TaskBlock* task) {
   if (!task->fiber) {
+    // A first run may cost a fresh stack (tens of microseconds cold), so a tick count alone
+    // would let a burst of new tasks hold due timers back by milliseconds: look at the clock
+    // before each one while timers are pending.
+    if (timers_.size() != 0) expire_due_timers();
     // A task cancelled before it ever ran finishes without taking a stack.
     if (task->has(detail::kCancelRequested)) {
       detail::finish_unstarted(task);
@@ -380,7 +408,8 @@ void Worker::push_or_spill(StealableQueue<detail::TaskBlock>& queue, detail::Tas
     last = task;
     ++moved;
   }
-  if (moved) scheduler_.injection.push_batch(first, last, moved);
+  if (moved)
+    (&queue == &ready_ ? scheduler_.resumed : scheduler_.injection).push_batch(first, last, moved);
   scheduler_.idle.notify_one();
 }
 

@@ -85,8 +85,8 @@ class Worker {
   static constexpr unsigned kMaxLifoStreak = 3;
   // Idle fibers a worker keeps at hand, and moves to or from the runtime's depot at once.
   static constexpr std::size_t kFiberBatch = 64;
-  // Every this many ticks the FIFO goes before new spawns, so endless spawning cannot starve it.
-  static constexpr unsigned kReadyFirstInterval = 31;
+  // Every this many ticks new spawns go before the FIFO, so endless yielding cannot starve them.
+  static constexpr unsigned kSpawnsFirstInterval = 31;
   // Every this many ticks a busy worker collects I/O readiness and expired timers (tokio's
   // event_interval).
   static constexpr unsigned kEventInterval = 61;
@@ -95,11 +95,16 @@ class Worker {
   detail::TaskBlock* find_local();
   detail::TaskBlock* take_ready();
   detail::TaskBlock* take_global();
+  // A fair share of one of the scheduler's global queues: `resumed` (woken tasks, into ready_)
+  // or `injection` (new tasks, into spawns_).
+  enum class GlobalSource : std::uint8_t { resumed, injection };
+  detail::TaskBlock* take_global_from(GlobalSource source);
   detail::TaskBlock* search();
   detail::TaskBlock* steal_from(Worker& victim);
   void sleep();
   // Without blocking: delivers I/O readiness and fires expired timers.
   void poll_events();
+  void expire_due_timers();
   // Readies a task to be switched to (gives it a fiber); false if it ended without running.
   bool prepare(detail::TaskBlock* task);
   // Switches from the context running now to `target` (nullptr: the loop) in one jump.
@@ -123,7 +128,7 @@ class Worker {
   unsigned lifo_streak_ = 0;
   const unsigned global_interval_;
   unsigned global_countdown_;
-  unsigned ready_countdown_ = kReadyFirstInterval;
+  unsigned spawns_countdown_ = kSpawnsFirstInterval;
   unsigned event_countdown_ = kEventInterval;
   std::unique_ptr<io::Reactor> reactor_;
   io::TimerHeap timers_;

@@ -40,7 +40,8 @@ constexpr Bench kBenches[] = {
      [](const Options& o) {
        return weft::bench::timers(o.timers, o.timer_min_us, o.timer_max_us);
      }},
-    {"tcp_echo", nullptr},
+    {"tcp_echo",
+     [](const Options& o) { return weft::bench::tcp_echo(o.tcp_conns, o.tcp_reqs, o.tcp_size); }},
     {"blocking_offload", nullptr},
 };
 

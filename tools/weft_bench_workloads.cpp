@@ -218,4 +218,75 @@ Outcome timers(std::uint64_t tasks, std::uint64_t min_us, std::uint64_t max_us) 
   return {wall, tasks, all_finished && early == 0, std::move(extra)};
 }
 
+Outcome tcp_echo(std::uint64_t connections, std::uint64_t requests, std::uint64_t size) {
+  // As the Go peer: an echo server on 127.0.0.1 (fiber per connection, TCP_NODELAY), the
+  // clients in the same process; each client writes a request, reads the echo, compares.
+  Server server = start_server(
+      [size](StreamReader& reader, StreamWriter& writer) {
+        std::vector<char> buffer(size);
+        try {
+          for (;;) {
+            reader.readexactly_into(buffer.data(), size);
+            writer.write(std::string_view(buffer.data(), size));
+          }
+        } catch (const IncompleteReadError&) {
+          // the client is done
+        }
+      },
+      "127.0.0.1", 0);
+  const std::uint16_t port = server.port();
+  std::vector<std::vector<std::int64_t>> latencies(connections);
+  std::atomic<std::uint64_t> bad{0};
+  std::vector<Task<void>> clients;
+  clients.reserve(connections);
+  const auto start = Clock::now();
+  for (std::uint64_t c = 0; c < connections; ++c) {
+    clients.push_back(spawn([&, c] {
+      std::vector<std::int64_t>& mine = latencies[c];
+      mine.reserve(requests);
+      try {
+        auto [reader, writer] = open_connection("127.0.0.1", port);
+        std::string out(size, '\0');
+        std::string in(size, '\0');
+        for (std::uint64_t r = 0; r < requests; ++r) {
+          for (std::uint64_t k = 0; k < size; ++k) out[k] = static_cast<char>(c + r + k);
+          const auto t0 = Clock::now();
+          writer.write(out);
+          reader.readexactly_into(in.data(), size);
+          mine.push_back(
+              std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - t0).count());
+          if (in != out) bad.fetch_add(1, std::memory_order_relaxed);
+        }
+        writer.close();
+      } catch (const std::exception& error) {
+        std::fprintf(stderr, "weft_bench: tcp_echo client %llu: %s\n",
+                     static_cast<unsigned long long>(c), error.what());
+        bad.fetch_add(requests - mine.size(), std::memory_order_relaxed);
+      }
+    }));
+  }
+  for (auto& client : clients) client.get();
+  const auto wall = Clock::now() - start;
+  server.close();
+  server.wait_closed();
+  std::vector<std::int64_t> all;
+  all.reserve(connections * requests);
+  for (const auto& mine : latencies) all.insert(all.end(), mine.begin(), mine.end());
+  const std::uint64_t total = connections * requests;
+  const bool ok = bad.load() == 0 && all.size() == total;
+  std::string extra;
+  if (!all.empty()) {
+    std::sort(all.begin(), all.end());
+    const double seconds = std::chrono::duration<double>(wall).count();
+    char buf[160];
+    std::snprintf(buf, sizeof buf, "rps=%.0f p50_us=%.1f p99_us=%.1f conns=%llu",
+                  static_cast<double>(total) / seconds,
+                  static_cast<double>(percentile(all, 0.50)) / 1e3,
+                  static_cast<double>(percentile(all, 0.99)) / 1e3,
+                  static_cast<unsigned long long>(connections));
+    extra = buf;
+  }
+  return {wall, total, ok, std::move(extra)};
+}
+
 }  // namespace weft::bench

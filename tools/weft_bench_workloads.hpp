@@ -34,5 +34,10 @@ struct Outcome {
 // duration); extra = p50/p99/max lateness in us and `early` (wakeups before the deadline).
 // ok = every task finished and none woke early.
 [[nodiscard]] Outcome timers(std::uint64_t tasks, std::uint64_t min_us, std::uint64_t max_us);
+// An echo server on 127.0.0.1 and `connections` clients in the same process, each doing
+// `requests` round trips of `size` bytes (write, read the echo, compare). extra = rps, p50/p99
+// round-trip latency in us, conns.
+[[nodiscard]] Outcome tcp_echo(std::uint64_t connections, std::uint64_t requests,
+                               std::uint64_t size);
 
 }  // namespace weft::bench
