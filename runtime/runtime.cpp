@@ -21,6 +21,10 @@ const Config& Runtime::config() const noexcept {
   return core_->config();
 }
 
+Backend Runtime::backend() const noexcept {
+  return core_->backend();
+}
+
 RuntimeStats Runtime::stats() const noexcept {
   return core_->stats();
 }

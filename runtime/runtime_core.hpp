@@ -32,6 +32,9 @@ class RuntimeCore {
 
   [[nodiscard]] sched::Scheduler& scheduler() noexcept { return scheduler_; }
   [[nodiscard]] const Config& config() const noexcept { return scheduler_.config; }
+  [[nodiscard]] Backend backend() const noexcept {
+    return scheduler_.workers.front()->reactor().backend();
+  }
   // The registry shard for a task spawned from the calling thread.
   [[nodiscard]] unsigned spawn_shard() const noexcept;
   [[nodiscard]] bool closing() const noexcept { return closing_.load(std::memory_order_acquire); }

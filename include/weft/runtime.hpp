@@ -118,6 +118,8 @@ class WEFT_API Runtime {
   bool shutdown(std::chrono::milliseconds timeout = std::chrono::seconds(5));
 
   [[nodiscard]] const Config& config() const noexcept;
+  // The I/O backend the workers really use (epoll when io_uring was asked for but refused).
+  [[nodiscard]] Backend backend() const noexcept;
   [[nodiscard]] RuntimeStats stats() const noexcept;
   [[nodiscard]] std::vector<WorkerMetrics> metrics() const;
   // One line per unfinished task: id, name, state, and what it waits on.
