@@ -115,9 +115,17 @@ TEST_CASE("sleep: many tasks with random durations wake in order of their deadli
             .count();
       }));
     }
-    std::int64_t early = 0;
-    for (auto& t : tasks) early += t.get() < 0;
-    CHECK(early == 0);
+    std::vector<std::int64_t> late;
+    for (auto& t : tasks) late.push_back(t.get());
+    std::sort(late.begin(), late.end());
+    CHECK(late.front() >= 0);  // never early
+    const std::int64_t p50 = late[late.size() / 2];
+    const std::int64_t p99 = late[late.size() * 99 / 100];
+    MESSAGE("sleep lateness over " << kTasks << " tasks: p50 " << p50 << " us, p99 " << p99
+                                   << " us, max " << late.back() << " us");
+    // A loose bound (sanitizer builds, a loaded CI machine): a lost or starved timer would
+    // show up as a late wake-up of seconds.
+    CHECK(p99 < 100'000);
   });
 }
 
