@@ -67,6 +67,7 @@ class Socket {
   [[noreturn]] void throw_closed(const char* what) const;
 
   std::atomic<int> fd_{-1};
+  bool drained_ = false;  // the last recv was short (edge-triggered: the next one waits first)
   IoSlot* slot_ = nullptr;
   std::uint32_t generation_ = 0;
   sched::Scheduler* scheduler_ = nullptr;
