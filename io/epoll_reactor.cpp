@@ -21,6 +21,7 @@ std::uint8_t readiness_of(std::uint32_t events) noexcept {
   // Errors and hang-ups wake both sides: their next call reports what happened.
   if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) bits |= kReadable;
   if (events & (EPOLLOUT | EPOLLHUP | EPOLLERR)) bits |= kWritable;
+  if (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) bits |= kHangup;
   return bits;
 }
 

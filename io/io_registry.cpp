@@ -42,6 +42,7 @@ IoSlot& IoRegistry::acquire(int fd) {
   slot->fd = fd;
   slot->ready = 0;
   slot->closed = false;
+  slot->hung_up.store(false, std::memory_order_relaxed);
   slot->reader = slot->writer = nullptr;
   slot->reactor.store(-1, std::memory_order_relaxed);
   open_.fetch_add(1, std::memory_order_relaxed);
@@ -72,6 +73,7 @@ void IoRegistry::deliver(std::uint64_t key, std::uint8_t readiness) noexcept {
   std::lock_guard guard(slot->lock);
   if (slot->closed || slot->generation != static_cast<std::uint32_t>(key)) return;
   slot->ready |= readiness;
+  if (readiness & kHangup) slot->hung_up.store(true, std::memory_order_release);
   if (readiness & kReadable) {
     // The woken fiber retries its call, which consumes this readiness; a waiter that already
     // timed out or was cancelled leaves it for the next wait.

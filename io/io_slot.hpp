@@ -14,7 +14,13 @@ class Waiter;
 
 namespace weft::io {
 
-enum Readiness : std::uint8_t { kReadable = 1, kWritable = 2 };
+enum Readiness : std::uint8_t {
+  kReadable = 1,
+  kWritable = 2,
+  // The peer hung up or the socket has an error: sticky (no further edge will report it), so
+  // a reader never waits for an edge after it.
+  kHangup = 4,
+};
 
 struct IoSlot {
   sync::SpinLock lock;
@@ -23,6 +29,7 @@ struct IoSlot {
   int fd = -1;
   std::uint8_t ready = 0;  // Readiness bits reported since a waiter last consumed them
   bool closed = true;
+  std::atomic<bool> hung_up{false};  // set with kHangup, read without the lock
   sched::Waiter* reader = nullptr;
   sched::Waiter* writer = nullptr;
   // The worker whose reactor watches fd (-1: none yet). Set once per use, by compare-and-swap.

@@ -151,8 +151,9 @@ void Socket::wait(Readiness what_for, std::uint64_t deadline_ns, const char* wha
 std::size_t Socket::recv(void* buffer, std::size_t n, std::uint64_t deadline_ns) {
   // The last read came back short, so the socket was drained then: wait for the next edge
   // instead of paying a system call for EAGAIN (data that came since set the readiness bit,
-  // and wait() returns at once).
-  if (std::exchange(drained_, false)) wait(kReadable, deadline_ns, "reading from a socket");
+  // and wait() returns at once). Not after a hang-up: its edge may have come with that data.
+  if (std::exchange(drained_, false) && !slot_->hung_up.load(std::memory_order_acquire))
+    wait(kReadable, deadline_ns, "reading from a socket");
   for (;;) {
     const ssize_t got = ::recv(fd(), buffer, n, 0);
     if (got >= 0) {

@@ -29,6 +29,7 @@ std::uint8_t readiness_of(unsigned events) noexcept {
   std::uint8_t bits = 0;
   if (events & (POLLIN | POLLRDHUP | POLLHUP | POLLERR)) bits |= kReadable;
   if (events & (POLLOUT | POLLHUP | POLLERR)) bits |= kWritable;
+  if (events & (POLLRDHUP | POLLHUP | POLLERR)) bits |= kHangup;
   return bits;
 }
 
@@ -153,7 +154,7 @@ class UringReactor final : public Reactor {
     if (res > 0)
       registry_.deliver(key, readiness_of(static_cast<unsigned>(res)));
     else if (res != -ECANCELED && res != -ENOENT)
-      registry_.deliver(key, kReadable | kWritable);  // the retried call reports the error
+      registry_.deliver(key, kReadable | kWritable | kHangup);  // the retried call reports it
     // The kernel ended the multishot request (e.g. on CQ overflow): arm it again while the key
     // still names an open fd; a removed or stale one ends here.
     if (rearm && res != -ECANCELED) {

@@ -15,7 +15,8 @@ ExceptionGroup::ExceptionGroup(const std::string& message,
 namespace weft {
 
 void throw_os_error(int error, const std::string& what) {
-  const std::string message = what + ": " + std::generic_category().message(error);
+  // std::system_error appends ": " and the errno text itself.
+  const std::string& message = what;
   switch (error) {
     case ECONNREFUSED:
       throw ConnectionRefusedError(error, message);
@@ -26,7 +27,7 @@ void throw_os_error(int error, const std::string& what) {
     case EPIPE:
       throw BrokenPipeError(error, message);
     case ETIMEDOUT:
-      throw TimeoutError(message);
+      throw TimeoutError(what + ": " + std::generic_category().message(error));
     default:
       throw OSError(error, message);
   }

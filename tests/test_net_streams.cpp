@@ -2,6 +2,10 @@
 // count (CTest runs this suite once per backend).
 #include <doctest/doctest.h>
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+
 #include <atomic>
 #include <chrono>
 #include <string>
@@ -276,4 +280,27 @@ TEST_CASE("tcp: SO_REUSEPORT servers accept on a listening socket per worker") {
 
 TEST_CASE("tcp: sockets outside a fiber are a logic_error") {
   CHECK_THROWS_AS((void)weft::open_connection("127.0.0.1", 1), std::logic_error);
+}
+
+TEST_CASE("tcp: end of stream that arrives with the last data is seen (no wait for an edge)") {
+  weft_test::in_runtimes([] {
+    weft::Promise<std::string> got;
+    weft::Future<std::string> result = got.get_future();
+    weft::Server server = weft::start_server(
+        [&](weft::StreamReader& reader, weft::StreamWriter&) {
+          reader.set_timeout(5s);  // a hang fails the test instead of blocking it
+          std::string text = reader.readline();
+          text += reader.read();  // the rest, up to EOF
+          got.set_value(text);
+        },
+        "127.0.0.1", 0);
+    auto [reader, writer] = weft::open_connection("127.0.0.1", server.port());
+    // TCP_CORK holds the data back so that the FIN of write_eof() rides on the same segment.
+    const int fd = std::stoi(writer.get_extra_info("fd").value());
+    const int one = 1;
+    REQUIRE(setsockopt(fd, IPPROTO_TCP, TCP_CORK, &one, sizeof one) == 0);
+    writer.write("line\nrest");
+    writer.write_eof();
+    CHECK(result.get() == "line\nrest");
+  });
 }
