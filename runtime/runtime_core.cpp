@@ -60,9 +60,9 @@ void retire(TaskBlock* task, unsigned worker) noexcept {
   task->runtime->registry.retire(task, worker);
 }
 
-void sweep_retired(RuntimeCore& runtime, unsigned worker) noexcept {
-  runtime.registry.sweep(worker);
-  runtime.registry.sweep(runtime.registry.outside_shard());
+bool sweep_retired(RuntimeCore& runtime, unsigned worker, std::size_t limit) noexcept {
+  const bool more = runtime.registry.sweep(worker, limit);
+  return runtime.registry.sweep(runtime.registry.outside_shard(), limit) || more;
 }
 
 unsigned RuntimeCore::spawn_shard() const noexcept {

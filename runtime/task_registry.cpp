@@ -23,7 +23,7 @@ void TaskRegistry::add(TaskBlock* task, unsigned shard) noexcept {
     if (s.head) s.head->reg_prev = task;
     s.head = task;
   }
-  if (s.retired_count.load(std::memory_order_relaxed) >= kSweepBatch) sweep(shard);
+  if (s.retired_count.load(std::memory_order_relaxed) >= kSweepBatch) sweep(shard, kSweepBatch);
 }
 
 void TaskRegistry::unlink_locked(Shard& s, TaskBlock* task) noexcept {
@@ -53,17 +53,32 @@ void TaskRegistry::retire(TaskBlock* task, unsigned worker) noexcept {
   release(task);
 }
 
-void TaskRegistry::sweep(unsigned shard) noexcept {
+bool TaskRegistry::sweep(unsigned shard, std::size_t limit) noexcept {
   Shard& s = shards_[shard];
-  if (s.retired.load(std::memory_order_relaxed) == nullptr) return;
+  if (s.retired.load(std::memory_order_relaxed) == nullptr || limit == 0) return false;
   TaskBlock* retired = s.retired.exchange(nullptr, std::memory_order_acquire);
-  std::size_t count = 0;
+  if (!retired) return false;  // another sweeper took them first
+  // Keep the first `limit`; the rest go back onto the stack as one chain.
+  TaskBlock* last = retired;
+  std::size_t count = 1;
+  while (count < limit && last->next) {
+    last = last->next;
+    ++count;
+  }
+  TaskBlock* rest = last->next;
+  last->next = nullptr;
+  if (rest) {
+    TaskBlock* tail = rest;
+    while (tail->next) tail = tail->next;
+    TaskBlock* head = s.retired.load(std::memory_order_relaxed);
+    do {
+      tail->next = head;
+    } while (!s.retired.compare_exchange_weak(head, rest, std::memory_order_release,
+                                              std::memory_order_relaxed));
+  }
   {
     std::lock_guard guard(s.lock);
-    for (TaskBlock* task = retired; task; task = task->next) {
-      unlink_locked(s, task);
-      ++count;
-    }
+    for (TaskBlock* task = retired; task; task = task->next) unlink_locked(s, task);
   }
   s.retired_count.fetch_sub(count, std::memory_order_relaxed);
   // Outside the lock: dropping the last reference runs destructors of user code.
@@ -73,6 +88,7 @@ void TaskRegistry::sweep(unsigned shard) noexcept {
     release(retired);
     retired = next;
   }
+  return rest != nullptr;
 }
 
 void TaskRegistry::sweep_all() noexcept {

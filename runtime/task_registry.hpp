@@ -33,8 +33,10 @@ class TaskRegistry {
   void add(TaskBlock* task, unsigned shard) noexcept;
   // The scheduler is done with the task, on `worker`.
   void retire(TaskBlock* task, unsigned worker) noexcept;
-  // Drops retired tasks of one shard, or of all.
-  void sweep(unsigned shard) noexcept;
+  // Drops up to `limit` retired tasks of one shard (returns whether more are left), or all of
+  // every shard. A bounded sweep keeps a worker from disappearing for milliseconds after a
+  // burst of tasks finished elsewhere.
+  bool sweep(unsigned shard, std::size_t limit = SIZE_MAX) noexcept;
   void sweep_all() noexcept;
   // Tasks not finished yet.
   [[nodiscard]] std::uint64_t live() const noexcept;

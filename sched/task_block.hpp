@@ -100,7 +100,8 @@ void finish_block(TaskBlock* block) noexcept;
 // `worker`: the registry lets go of it now if that worker spawned it, else at a later sweep.
 void retire(TaskBlock* task, unsigned worker) noexcept;
 // A worker going idle sweeps the retired tasks it spawned (runtime/task_registry).
-void sweep_retired(RuntimeCore& runtime, unsigned worker) noexcept;
+// Frees up to `limit` tasks that finished on other workers; returns whether any are left.
+bool sweep_retired(RuntimeCore& runtime, unsigned worker, std::size_t limit) noexcept;
 // Finishes a task that was cancelled before it ever ran.
 void finish_unstarted(TaskBlock* task) noexcept;
 // Throws CancelledError if the task has a cancellation pending, consuming it.

@@ -194,13 +194,16 @@ detail::TaskBlock* Worker::steal_from(Worker& victim) {
 }
 
 void Worker::sleep() {
-  detail::sweep_retired(scheduler_.owner, index_);
   std::uint64_t now = now_ns();
   const std::uint64_t next_timer = timers_.next_deadline();
   if (next_timer <= now) {
     timers_.expire(now);
     return;
   }
+  // Free what finished elsewhere, a bounded batch at a time (the loop comes back here). Only
+  // here, on the loop's own context: freeing runs user destructors, which may wake tasks, so
+  // it must not happen in the middle of picking the next task.
+  if (detail::sweep_retired(scheduler_.owner, index_, kSweepLimit)) return;
   auto& idle = scheduler_.idle;
   idle.announce_sleep(index_, std::exchange(searching_, false));
   if (scheduler_.has_visible_work() || scheduler_.stopping()) {
