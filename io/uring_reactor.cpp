@@ -21,7 +21,9 @@ namespace weft::io {
 namespace {
 
 constexpr std::uint64_t kWakeKey = UINT64_MAX;
-constexpr std::uint64_t kRemoveKey = UINT64_MAX - 1;  // completions of poll removals
+// A poll removal carries the key of the poll it removes with this bit set (slot keys never
+// have it: slot indexes stay below 2^24), so a refused removal can be submitted again.
+constexpr std::uint64_t kRemoveBit = std::uint64_t{1} << 63;
 constexpr unsigned kPollMask = POLLIN | POLLOUT | POLLRDHUP;
 constexpr unsigned kEntries = 256;
 
@@ -118,7 +120,7 @@ class UringReactor final : public Reactor {
   void remove_poll(std::uint64_t key) {
     io_uring_sqe* sqe = next_sqe();
     io_uring_prep_poll_remove(sqe, key);
-    io_uring_sqe_set_data64(sqe, kRemoveKey);
+    io_uring_sqe_set_data64(sqe, key | kRemoveBit);
   }
 
   void take_remote_requests() {
@@ -144,11 +146,16 @@ class UringReactor final : public Reactor {
   }
 
   void handle(std::uint64_t key, int res, unsigned flags) {
-    if (key == kRemoveKey) return;
     const bool rearm = (flags & IORING_CQE_F_MORE) == 0;
     if (key == kWakeKey) {
       wake_.drain();
       if (rearm) arm_poll(wake_.fd(), kWakeKey);
+      return;
+    }
+    if (key & kRemoveBit) {
+      // EALREADY: the poll was busy posting a wake-up and is still armed, holding the file
+      // open; ask again until it is gone (ENOENT: it had already ended).
+      if (res == -EALREADY) remove_poll(key & ~kRemoveBit);
       return;
     }
     if (res > 0)
