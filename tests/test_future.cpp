@@ -18,7 +18,7 @@ TEST_CASE("a promise fulfils a future across tasks") {
   });
 }
 
-TEST_CASE("set_exception reaches the waiter; a second set throws InvalidStateError") {
+TEST_CASE("set_exception reaches the waiter, a second set throws InvalidStateError") {
   in_runtimes([] {
     weft::Promise<int> p;
     weft::Future<int> f = p.get_future();
@@ -29,7 +29,7 @@ TEST_CASE("set_exception reaches the waiter; a second set throws InvalidStateErr
   });
 }
 
-TEST_CASE("get_future may be called once; get once") {
+TEST_CASE("get_future may be called once, get once") {
   weft::Promise<int> p;
   weft::Future<int> f = p.get_future();
   CHECK_THROWS_AS((void)p.get_future(), weft::InvalidStateError);

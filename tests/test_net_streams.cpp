@@ -196,7 +196,7 @@ TEST_CASE("tcp: a name that does not resolve raises OSError naming it") {
       {1});
 }
 
-TEST_CASE("tcp: write after close is an InvalidStateError; the peer sees EOF") {
+TEST_CASE("tcp: write after close is an InvalidStateError, the peer sees EOF") {
   weft_test::in_runtimes([] {
     weft::Promise<std::string> got;
     weft::Future<std::string> result = got.get_future();
@@ -225,7 +225,7 @@ TEST_CASE("tcp: closing the writer wakes the reader of the same connection with 
   });
 }
 
-TEST_CASE("tcp: serve_forever returns once the server is closed; cancelling it closes the server") {
+TEST_CASE("tcp: serve_forever returns once the server is closed, cancelling it closes the server") {
   weft_test::in_runtimes([] {
     weft::Server server =
         weft::start_server([](weft::StreamReader&, weft::StreamWriter&) {}, "127.0.0.1", 0);
@@ -238,7 +238,7 @@ TEST_CASE("tcp: serve_forever returns once the server is closed; cancelling it c
   });
 }
 
-TEST_CASE("tcp: wait_closed waits for the handlers; close_clients cancels them") {
+TEST_CASE("tcp: wait_closed waits for the handlers, close_clients cancels them") {
   weft_test::in_runtimes([] {
     std::atomic<int> cleaned{0};
     weft::Server server = weft::start_server(

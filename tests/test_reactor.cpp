@@ -133,7 +133,7 @@ TEST_CASE("reactor: unpark before or during park makes it return, on both backen
   }
 }
 
-TEST_CASE("reactor: readiness for a stale generation is ignored; a fresh one is kept") {
+TEST_CASE("reactor: readiness for a stale generation is ignored, a fresh one is kept") {
   weft::io::IoRegistry registry;
   weft::io::IoSlot& slot = registry.acquire(100);
   const std::uint64_t old_key = weft::io::key_of(slot.index, slot.generation);

@@ -138,7 +138,7 @@ TEST_CASE("two runtimes live side by side and a fiber of one spawns on the other
   CHECK(second.shutdown());
 }
 
-TEST_CASE("metrics count polls and steals; dump_tasks lists parked tasks") {
+TEST_CASE("metrics count polls and steals, dump_tasks lists parked tasks") {
   weft::Runtime runtime(weft_test::config_with(2));
   runtime
       .submit([] {

@@ -37,7 +37,7 @@ TEST_CASE("spawn and get return values, void and exceptions") {
   });
 }
 
-TEST_CASE("get may be called once; result and exception read a finished task repeatedly") {
+TEST_CASE("get may be called once, result and exception read a finished task repeatedly") {
   in_runtimes([] {
     weft::Task<int> t = weft::spawn([] { return 5; });
     CHECK(t.get() == 5);

@@ -89,7 +89,7 @@ TEST_CASE("sleep: never early, and about as long as asked") {
   });
 }
 
-TEST_CASE("sleep: zero or negative yields; outside a fiber it is a logic_error") {
+TEST_CASE("sleep: zero or negative yields, outside a fiber it is a logic_error") {
   CHECK_THROWS_AS(weft::sleep(1ms), std::logic_error);
   weft_test::in_runtimes([] {
     std::atomic<bool> ran{false};
