@@ -55,40 +55,34 @@ void TaskRegistry::retire(TaskBlock* task, unsigned worker) noexcept {
 
 bool TaskRegistry::sweep(unsigned shard, std::size_t limit) noexcept {
   Shard& s = shards_[shard];
-  if (s.retired.load(std::memory_order_relaxed) == nullptr || limit == 0) return false;
-  TaskBlock* retired = s.retired.exchange(nullptr, std::memory_order_acquire);
-  if (!retired) return false;  // another sweeper took them first
-  // Keep the first `limit`; the rest go back onto the stack as one chain.
-  TaskBlock* last = retired;
-  std::size_t count = 1;
-  while (count < limit && last->next) {
-    last = last->next;
-    ++count;
-  }
-  TaskBlock* rest = last->next;
-  last->next = nullptr;
-  if (rest) {
-    TaskBlock* tail = rest;
-    while (tail->next) tail = tail->next;
-    TaskBlock* head = s.retired.load(std::memory_order_relaxed);
-    do {
-      tail->next = head;
-    } while (!s.retired.compare_exchange_weak(head, rest, std::memory_order_release,
-                                              std::memory_order_relaxed));
-  }
+  if (s.retired_count.load(std::memory_order_relaxed) == 0 || limit == 0) return false;
+  TaskBlock* done = nullptr;
+  std::size_t count = 0;
+  bool more;
   {
     std::lock_guard guard(s.lock);
-    for (TaskBlock* task = retired; task; task = task->next) unlink_locked(s, task);
+    // The backlog holds what an earlier, bounded sweep took off the stack and left; refill it
+    // from the stack only once it is empty, so each sweep costs O(limit).
+    if (!s.backlog) s.backlog = s.retired.exchange(nullptr, std::memory_order_acquire);
+    while (s.backlog && count < limit) {
+      TaskBlock* task = s.backlog;
+      s.backlog = task->next;
+      unlink_locked(s, task);
+      task->next = done;
+      done = task;
+      ++count;
+    }
+    more = s.backlog != nullptr || s.retired.load(std::memory_order_relaxed) != nullptr;
   }
   s.retired_count.fetch_sub(count, std::memory_order_relaxed);
   // Outside the lock: dropping the last reference runs destructors of user code.
-  while (retired) {
-    TaskBlock* next = retired->next;
-    retired->next = nullptr;
-    release(retired);
-    retired = next;
+  while (done) {
+    TaskBlock* next = done->next;
+    done->next = nullptr;
+    release(done);
+    done = next;
   }
-  return rest != nullptr;
+  return more;
 }
 
 void TaskRegistry::sweep_all() noexcept {

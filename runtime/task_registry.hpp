@@ -46,13 +46,14 @@ class TaskRegistry {
  private:
   static constexpr std::size_t kSweepBatch = 256;
   struct alignas(64) Shard {
-    mutable sync::SpinLock lock;  // guards head and next_id
+    mutable sync::SpinLock lock;  // guards head, backlog and next_id
     TaskBlock* head = nullptr;
     std::uint64_t next_id = 0;
     // Finished elsewhere, still linked: a Treiber stack through TaskBlock::next (a finished
     // task is in no run queue), taken whole by a sweep, so no ABA.
     std::atomic<TaskBlock*> retired{nullptr};
-    std::atomic<std::size_t> retired_count{0};
+    TaskBlock* backlog = nullptr;  // taken off `retired`, not yet unlinked (under the lock)
+    std::atomic<std::size_t> retired_count{0};  // on the stack or in the backlog
   };
   void unlink_locked(Shard& s, TaskBlock* task) noexcept;
   unsigned count_;
