@@ -179,9 +179,24 @@ Server start(std::shared_ptr<ServerState> state, const std::vector<io::Endpoint>
     }
   }
   state->serving = true;
+  // However an accept loop ends (close, an error, or cancelled at shutdown, maybe before it
+  // ever ran), dropping its callable closes the server while the runtime that watches the
+  // sockets is certainly alive: a Server object may outlive its runtime.
+  struct CloseOnDrop {
+    std::shared_ptr<ServerState> server;
+    explicit CloseOnDrop(std::shared_ptr<ServerState> s) : server(std::move(s)) {}
+    CloseOnDrop(CloseOnDrop&&) noexcept = default;
+    CloseOnDrop(const CloseOnDrop&) = delete;
+    CloseOnDrop& operator=(const CloseOnDrop&) = delete;
+    CloseOnDrop& operator=(CloseOnDrop&&) = delete;
+    ~CloseOnDrop() {
+      if (server) server->close();
+    }
+  };
   for (auto& listener : state->listeners) {
     io::Socket* raw = listener.get();
-    state->accept_loops.push_back(weft::spawn([state, raw] { state->accept_loop(*raw); }).ref());
+    state->accept_loops.push_back(
+        weft::spawn([owner = CloseOnDrop(state), raw] { owner.server->accept_loop(*raw); }).ref());
   }
   return Server(std::move(state));
 }

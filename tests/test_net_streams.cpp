@@ -304,3 +304,15 @@ TEST_CASE("tcp: end of stream that arrives with the last data is seen (no wait f
     CHECK(result.get() == "line\nrest");
   });
 }
+
+TEST_CASE("tcp: a Server object may outlive its runtime") {
+  weft::Server server;
+  {
+    weft::Config cfg = weft_test::base_config();
+    cfg.workers = 2;
+    weft::run(cfg, [&] { server = weft::start_server(weft_test::echo_lines, "127.0.0.1", 0); });
+  }
+  CHECK(server.port() != 0);
+  CHECK_FALSE(server.is_serving());  // the runtime's shutdown closed it
+  server.close();                    // after the runtime is gone: nothing to touch, no crash
+}
