@@ -154,10 +154,7 @@ io::Endpoint with_port(io::Endpoint endpoint, std::uint16_t port) {
 }
 
 Server start(std::shared_ptr<ServerState> state, const std::vector<io::Endpoint>& endpoints) {
-  sched::Worker* worker = sched::current_worker();
-  if (!worker || !worker->current_task())
-    throw std::logic_error(
-        "weft: start_server needs a weft fiber (inside weft::run, a task, or Runtime::submit)");
+  sched::Worker* worker = &sched::fiber_worker("start_server");
   const bool reuse_port = state->options.reuse_port && state->unix_path.empty();
   const std::size_t copies = reuse_port ? worker->scheduler().workers.size() : 1;
   for (const io::Endpoint& base : endpoints) {

@@ -10,11 +10,7 @@
 namespace weft {
 
 void sleep_until(TimePoint deadline) {
-  sched::Worker* worker = sched::current_worker();
-  detail::TaskBlock* task = worker ? worker->current_task() : nullptr;
-  if (!task)
-    throw std::logic_error(
-        "weft: sleep() needs a weft fiber (inside weft::run, a task, or Runtime::submit)");
+  detail::TaskBlock* task = sched::fiber_worker("sleep()").current_task();
   const std::uint64_t deadline_ns =
       deadline == TimePoint::max() ? io::kNoDeadline : io::to_ns(deadline);
   if (deadline_ns <= io::now_ns()) {

@@ -21,14 +21,6 @@
 namespace weft::io {
 namespace {
 
-sched::Worker& fiber_worker(const char* what) {
-  sched::Worker* worker = sched::current_worker();
-  if (!worker || !worker->current_task())
-    throw std::logic_error(std::string("weft: ") + what +
-                           " needs a weft fiber (inside weft::run, a task, or Runtime::submit)");
-  return *worker;
-}
-
 bool would_block(int error) noexcept {
   return error == EAGAIN || error == EWOULDBLOCK;
 }
@@ -99,7 +91,7 @@ void Socket::throw_closed(const char* what) const {
 
 void Socket::ensure_watched() {
   if (slot_->reactor.load(std::memory_order_acquire) >= 0) return;
-  sched::Worker& worker = fiber_worker("waiting on a socket");
+  sched::Worker& worker = sched::fiber_worker("waiting on a socket");
   int expected = -1;
   // One registration per fd: its readiness goes to the reactor of the worker that got here
   // first (a fiber that later runs elsewhere is still woken, through that reactor).
@@ -116,7 +108,7 @@ void Socket::ensure_watched() {
 
 void Socket::wait(Readiness what_for, std::uint64_t deadline_ns, const char* what) {
   if (!is_open()) throw_closed(what);
-  sched::Worker& worker = fiber_worker(what);
+  sched::Worker& worker = sched::fiber_worker(what);
   detail::TaskBlock* task = worker.current_task();
   ensure_watched();
   IoSlot& slot = *slot_;

@@ -9,20 +9,9 @@
 #include "sched/worker.hpp"
 
 namespace weft {
-namespace {
-
-sched::Worker& fiber_worker(const char* what) {
-  sched::Worker* worker = sched::current_worker();
-  if (!worker || !worker->current_task())
-    throw std::logic_error(std::string("weft: ") + what +
-                           " needs a weft fiber (inside weft::run, a task, or Runtime::submit)");
-  return *worker;
-}
-
-}  // namespace
 
 void yield_now() {
-  sched::Worker& worker = fiber_worker("yield_now()");
+  sched::Worker& worker = sched::fiber_worker("yield_now()");
   detail::TaskBlock* task = worker.current_task();
   detail::deliver_pending_cancel(task);
   worker.suspend_current(sched::AfterSwitch::yield);
@@ -41,7 +30,7 @@ TaskRef current_task() {
 }
 
 std::vector<TaskRef> all_tasks() {
-  return fiber_worker("all_tasks()").scheduler().owner.registry.snapshot();
+  return sched::fiber_worker("all_tasks()").scheduler().owner.registry.snapshot();
 }
 
 }  // namespace weft

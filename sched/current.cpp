@@ -1,5 +1,10 @@
 #include "sched/current.hpp"
 
+#include <stdexcept>
+#include <string>
+
+#include "sched/worker.hpp"
+
 namespace weft::sched {
 namespace {
 thread_local Worker* this_thread_worker = nullptr;
@@ -14,6 +19,14 @@ __attribute__((noinline)) Worker* current_worker() noexcept {
 
 __attribute__((noinline)) void set_current_worker(Worker* worker) noexcept {
   this_thread_worker = worker;
+}
+
+Worker& fiber_worker(const char* what) {
+  Worker* worker = current_worker();
+  if (!worker || !worker->current_task())
+    throw std::logic_error(std::string("weft: ") + what +
+                           " needs a weft fiber (inside weft::run, a task, or Runtime::submit)");
+  return *worker;
 }
 
 }  // namespace weft::sched

@@ -7,6 +7,9 @@ namespace weft::sched {
 class Worker;
 
 [[nodiscard]] Worker* current_worker() noexcept;
+// The current worker if the caller runs on one of its fibers; else std::logic_error saying that
+// `what` needs a weft fiber (DESIGN.md: fiber-only calls outside a fiber throw, never crash).
+[[nodiscard]] Worker& fiber_worker(const char* what);
 void set_current_worker(Worker* worker) noexcept;
 
 }  // namespace weft::sched

@@ -35,11 +35,8 @@ void wake(detail::TaskBlock* task) noexcept {
 }
 
 WakeReason park(Waiter& waiter, const char* what) {
-  Worker* worker = current_worker();
-  detail::TaskBlock* task = worker ? worker->current_task() : nullptr;
-  if (!task)
-    throw std::logic_error(std::string("weft: ") + what +
-                           " needs a weft fiber (inside weft::run, a task, or Runtime::submit)");
+  Worker* worker = &fiber_worker(what);
+  detail::TaskBlock* task = worker->current_task();
   // seq_cst store, then seq_cst load of the flags: with cancel()'s seq_cst flag write and
   // waiter exchange, either we see the cancellation or the canceller sees this waiter.
   task->waiter.store(&waiter, std::memory_order_seq_cst);

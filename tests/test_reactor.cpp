@@ -17,6 +17,7 @@
 
 #include <weft/weft.hpp>
 
+#include "child_process.hpp"
 #include "io/io_registry.hpp"
 #include "io/reactor.hpp"
 #include "net_support.hpp"
@@ -27,27 +28,7 @@ using namespace std::chrono_literals;
 
 namespace {
 
-// Runs fn in a forked child with its stderr captured; returns the exit status and the text.
-template <class Fn>
-std::pair<int, std::string> run_in_child(Fn&& fn) {
-  int pipe_fds[2];
-  REQUIRE(pipe(pipe_fds) == 0);
-  const pid_t pid = fork();
-  REQUIRE(pid >= 0);
-  if (pid == 0) {
-    dup2(pipe_fds[1], STDERR_FILENO);
-    close(pipe_fds[0]);
-    _exit(fn());
-  }
-  close(pipe_fds[1]);
-  std::string text;
-  char buffer[512];
-  for (ssize_t n; (n = read(pipe_fds[0], buffer, sizeof buffer)) > 0;) text.append(buffer, n);
-  close(pipe_fds[0]);
-  int status = 0;
-  waitpid(pid, &status, 0);
-  return {status, text};
-}
+using weft_test::run_in_child;
 
 // What a container with a seccomp policy against io_uring does: io_uring_setup fails (EPERM).
 bool forbid_io_uring() {

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "child_process.hpp"
 #include "runtime_fixture.hpp"
 #include "sched/current.hpp"
 #include "sched/fiber.hpp"
@@ -20,33 +21,12 @@ using weft_test::with_runtimes;
 
 namespace {
 
+using weft_test::run_in_child;
+
 // A child that died: killed by a signal, or (sanitizer runtimes may turn abort() into an
 // exit code) exited unsuccessfully.
 bool died(int status) {
   return WIFSIGNALED(status) || (WIFEXITED(status) && WEXITSTATUS(status) != 0);
-}
-
-// Runs fn in a forked child with stderr captured; returns {wait status, stderr text}.
-template <class Fn>
-std::pair<int, std::string> run_in_child(Fn&& fn) {
-  int pipe_fds[2];
-  REQUIRE(pipe(pipe_fds) == 0);
-  const pid_t pid = fork();
-  REQUIRE(pid >= 0);
-  if (pid == 0) {
-    dup2(pipe_fds[1], STDERR_FILENO);
-    close(pipe_fds[0]);
-    fn();
-    _exit(0);
-  }
-  close(pipe_fds[1]);
-  std::string text;
-  char buffer[512];
-  for (ssize_t n; (n = read(pipe_fds[0], buffer, sizeof buffer)) > 0;) text.append(buffer, n);
-  close(pipe_fds[0]);
-  int status = 0;
-  waitpid(pid, &status, 0);
-  return {status, text};
 }
 
 // Deep, non-tail recursion that the optimiser cannot turn into a loop.
