@@ -31,7 +31,7 @@ class Reactor {
 
   // Owner: waits up to timeout_ns (< 0: no limit, 0: only look) for readiness or unpark().
   virtual void poll(std::int64_t timeout_ns) = 0;
-  // Owner: starts watching the slot's fd for both directions under `key`.
+  // Any thread: starts watching the slot's fd for both directions under `key`.
   virtual void watch(int fd, std::uint64_t key) = 0;
   // Any thread: the fd behind `key` is about to be closed.
   virtual void unwatch(int fd, std::uint64_t key) noexcept = 0;

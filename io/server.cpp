@@ -175,6 +175,13 @@ Server start(std::shared_ptr<ServerState> state, const std::vector<io::Endpoint>
       state->listeners.push_back(std::move(socket));
     }
   }
+  // SO_REUSEPORT: listening socket i is watched by worker i's reactor, so each worker accepts
+  // (and its connections start there) whichever worker the accept loop fibers first run on.
+  if (reuse_port) {
+    auto& workers = worker->scheduler().workers;
+    for (std::size_t i = 0; i < state->listeners.size(); ++i)
+      state->listeners[i]->watch_on(*workers[i % workers.size()]);
+  }
   state->serving = true;
   // However an accept loop ends (close, an error, or cancelled at shutdown, maybe before it
   // ever ran), dropping its callable closes the server while the runtime that watches the

@@ -91,10 +91,13 @@ void Socket::throw_closed(const char* what) const {
 
 void Socket::ensure_watched() {
   if (slot_->reactor.load(std::memory_order_acquire) >= 0) return;
-  sched::Worker& worker = sched::fiber_worker("waiting on a socket");
+  watch_on(sched::fiber_worker("waiting on a socket"));
+}
+
+void Socket::watch_on(sched::Worker& worker) {
   int expected = -1;
-  // One registration per fd: its readiness goes to the reactor of the worker that got here
-  // first (a fiber that later runs elsewhere is still woken, through that reactor).
+  // One registration per fd: its readiness goes to that worker's reactor (a fiber that later
+  // runs elsewhere is still woken, through that reactor).
   if (!slot_->reactor.compare_exchange_strong(expected, static_cast<int>(worker.index()),
                                               std::memory_order_acq_rel))
     return;

@@ -15,7 +15,8 @@
 
 namespace weft::sched {
 class Scheduler;
-}
+class Worker;
+}  // namespace weft::sched
 
 namespace weft::io {
 
@@ -61,6 +62,9 @@ class Socket {
 
   // "fd 7" for messages.
   [[nodiscard]] std::string describe() const;
+  // Has `worker`'s reactor watch this fd (any thread), unless one already does. By default the
+  // reactor of the first worker to wait on it does.
+  void watch_on(sched::Worker& worker);
 
  private:
   void ensure_watched();

@@ -76,10 +76,14 @@ class UringReactor final : public Reactor {
   }
 
   void watch(int fd, std::uint64_t key) override {
-    arm_poll(fd, key);
-    // Submitted now: the first readiness report may already be due.
-    io_uring_submit(&ring_);
     watched_.fetch_add(1, std::memory_order_relaxed);
+    if (on_owner()) {
+      arm_poll(fd, key);
+      // Submitted now: the first readiness report may already be due.
+      io_uring_submit(&ring_);
+      return;
+    }
+    hand_over({key, fd, true});
   }
 
   void unwatch(int, std::uint64_t key) noexcept override {
@@ -91,17 +95,28 @@ class UringReactor final : public Reactor {
       io_uring_submit(&ring_);
       return;
     }
-    {
-      std::lock_guard guard(remote_lock_);
-      remote_.push_back(key);
-      remote_pending_.store(true, std::memory_order_release);
-    }
-    unpark();
+    hand_over({key, -1, false});
   }
 
   [[nodiscard]] Backend backend() const noexcept override { return Backend::io_uring; }
 
  private:
+  // A watch or a poll removal asked for by another thread.
+  struct RemoteRequest {
+    std::uint64_t key;
+    int fd;
+    bool watch;
+  };
+
+  void hand_over(RemoteRequest request) noexcept {
+    {
+      std::lock_guard guard(remote_lock_);
+      remote_.push_back(request);
+      remote_pending_.store(true, std::memory_order_release);
+    }
+    unpark();
+  }
+
   io_uring_sqe* next_sqe() {
     io_uring_sqe* sqe = io_uring_get_sqe(&ring_);
     while (!sqe) {  // the submission queue is full: hand it to the kernel and retry
@@ -125,13 +140,18 @@ class UringReactor final : public Reactor {
 
   void take_remote_requests() {
     if (!remote_pending_.load(std::memory_order_acquire)) return;
-    std::vector<std::uint64_t> keys;
+    std::vector<RemoteRequest> requests;
     {
       std::lock_guard guard(remote_lock_);
-      keys.swap(remote_);
+      requests.swap(remote_);
       remote_pending_.store(false, std::memory_order_relaxed);
     }
-    for (std::uint64_t key : keys) remove_poll(key);
+    for (const RemoteRequest& request : requests) {
+      if (!request.watch)
+        remove_poll(request.key);
+      else if (registry_.fd_of(request.key) == request.fd)  // not closed meanwhile
+        arm_poll(request.fd, request.key);
+    }
   }
 
   void reap() {
@@ -174,7 +194,7 @@ class UringReactor final : public Reactor {
   bool taskrun_flag_ = false;
   std::atomic<bool> remote_pending_{false};
   sync::SpinLock remote_lock_;
-  std::vector<std::uint64_t> remote_;  // poll removals asked for by other threads
+  std::vector<RemoteRequest> remote_;  // guarded by remote_lock_
 };
 
 }  // namespace
