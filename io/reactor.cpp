@@ -5,11 +5,11 @@
 namespace weft::io {
 
 void Reactor::bind_owner() noexcept {
-  owner_thread_ = pthread_self();
+  owner_thread_.store(pthread_self(), std::memory_order_release);
 }
 
 bool Reactor::on_owner() const noexcept {
-  return pthread_equal(owner_thread_, pthread_self()) != 0;
+  return pthread_equal(owner_thread_.load(std::memory_order_acquire), pthread_self()) != 0;
 }
 
 void Reactor::park(std::int64_t timeout_ns) {

@@ -53,7 +53,8 @@ class Reactor {
   IoRegistry& registry_;
   WakeFd wake_;
   std::atomic<std::size_t> watched_{0};
-  unsigned long owner_thread_ = 0;  // pthread_t
+  // The owner's pthread_t, written once when its worker starts, read by any thread.
+  std::atomic<unsigned long> owner_thread_{0};
 
  private:
   std::atomic<std::uint32_t> token_{0};
