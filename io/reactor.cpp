@@ -2,7 +2,11 @@
 
 #include <pthread.h>
 
+#include <type_traits>
+
 namespace weft::io {
+
+static_assert(std::is_same_v<pthread_t, unsigned long>, "owner_thread_ stores a pthread_t");
 
 void Reactor::bind_owner() noexcept {
   owner_thread_.store(pthread_self(), std::memory_order_release);
