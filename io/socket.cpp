@@ -27,6 +27,22 @@ bool would_block(int error) noexcept {
 
 }  // namespace
 
+template <class Call>
+auto Socket::retry(Readiness readiness, std::uint64_t deadline_ns, const char* doing,
+                   const char* name, Call call, int also_retry) -> decltype(call()) {
+  for (;;) {
+    const auto result = call();
+    if (result >= 0) return result;
+    const int error = errno;
+    if (would_block(error))
+      wait(readiness, deadline_ns, doing);
+    else if (error == EBADF && !is_open())
+      throw_closed(doing);
+    else if (error != EINTR && error != also_retry)
+      throw_os_error(error, std::string("weft: ") + name + " on " + describe());
+  }
+}
+
 int open_socket(int family, int type, int protocol) {
   const int fd = ::socket(family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, protocol);
   if (fd < 0) throw_os_error(errno, "weft: socket(family " + std::to_string(family) + ")");
@@ -149,20 +165,11 @@ std::size_t Socket::recv(void* buffer, std::size_t n, std::uint64_t deadline_ns)
   // and wait() returns at once). Not after a hang-up: its edge may have come with that data.
   if (std::exchange(drained_, false) && !slot_->hung_up.load(std::memory_order_acquire))
     wait(kReadable, deadline_ns, "reading from a socket");
-  for (;;) {
-    const ssize_t got = ::recv(fd(), buffer, n, 0);
-    if (got >= 0) {
-      drained_ = got > 0 && static_cast<std::size_t>(got) < n;
-      return static_cast<std::size_t>(got);
-    }
-    const int error = errno;
-    if (would_block(error))
-      wait(kReadable, deadline_ns, "reading from a socket");
-    else if (error == EBADF && !is_open())
-      throw_closed("reading from a socket");
-    else if (error != EINTR)
-      throw_os_error(error, "weft: recv on " + describe());
-  }
+  const auto got =
+      static_cast<std::size_t>(retry(kReadable, deadline_ns, "reading from a socket", "recv",
+                                     [&] { return ::recv(fd(), buffer, n, 0); }));
+  drained_ = got > 0 && got < n;
+  return got;
 }
 
 std::size_t Socket::try_send(const void* data, std::size_t n) {
@@ -193,17 +200,10 @@ void Socket::send_all(const void* data, std::size_t n, std::uint64_t deadline_ns
 }
 
 int Socket::accept(sockaddr* address, socklen_t* length, std::uint64_t deadline_ns) {
-  for (;;) {
-    const int fd = ::accept4(this->fd(), address, length, SOCK_NONBLOCK | SOCK_CLOEXEC);
-    if (fd >= 0) return fd;
-    const int error = errno;
-    if (would_block(error))
-      wait(kReadable, deadline_ns, "accepting a connection");
-    else if (error == EBADF && !is_open())
-      throw_closed("accepting a connection");
-    else if (error != EINTR && error != ECONNABORTED)
-      throw_os_error(error, "weft: accept on " + describe());
-  }
+  // ECONNABORTED: a connection that was reset while queued; take the next one.
+  return retry(
+      kReadable, deadline_ns, "accepting a connection", "accept",
+      [&] { return ::accept4(fd(), address, length, SOCK_NONBLOCK | SOCK_CLOEXEC); }, ECONNABORTED);
 }
 
 void Socket::connect(const sockaddr* address, socklen_t length, std::uint64_t deadline_ns,
@@ -225,32 +225,16 @@ void Socket::connect(const sockaddr* address, socklen_t length, std::uint64_t de
 
 std::size_t Socket::recv_from(void* buffer, std::size_t n, sockaddr* from, socklen_t* length,
                               std::uint64_t deadline_ns) {
-  for (;;) {
-    const ssize_t got = ::recvfrom(fd(), buffer, n, 0, from, length);
-    if (got >= 0) return static_cast<std::size_t>(got);
-    const int error = errno;
-    if (would_block(error))
-      wait(kReadable, deadline_ns, "receiving a datagram");
-    else if (error == EBADF && !is_open())
-      throw_closed("receiving a datagram");
-    else if (error != EINTR)
-      throw_os_error(error, "weft: recvfrom on " + describe());
-  }
+  return static_cast<std::size_t>(
+      retry(kReadable, deadline_ns, "receiving a datagram", "recvfrom",
+            [&] { return ::recvfrom(fd(), buffer, n, 0, from, length); }));
 }
 
 std::size_t Socket::send_to(const void* data, std::size_t n, const sockaddr* to, socklen_t length,
                             std::uint64_t deadline_ns) {
-  for (;;) {
-    const ssize_t sent = ::sendto(fd(), data, n, MSG_NOSIGNAL, to, length);
-    if (sent >= 0) return static_cast<std::size_t>(sent);
-    const int error = errno;
-    if (would_block(error))
-      wait(kWritable, deadline_ns, "sending a datagram");
-    else if (error == EBADF && !is_open())
-      throw_closed("sending a datagram");
-    else if (error != EINTR)
-      throw_os_error(error, "weft: sendto on " + describe());
-  }
+  return static_cast<std::size_t>(
+      retry(kWritable, deadline_ns, "sending a datagram", "sendto",
+            [&] { return ::sendto(fd(), data, n, MSG_NOSIGNAL, to, length); }));
 }
 
 }  // namespace weft::io

@@ -67,6 +67,12 @@ class Socket {
   void watch_on(sched::Worker& worker);
 
  private:
+  // Makes `call` (a system call returning -1 and errno on failure) until it succeeds: parks for
+  // `readiness` on EAGAIN, retries on EINTR (and `also_retry`), throws otherwise. `doing` and
+  // `name` are for messages ("reading from a socket", "recv").
+  template <class Call>
+  auto retry(Readiness readiness, std::uint64_t deadline_ns, const char* doing, const char* name,
+             Call call, int also_retry = EINTR) -> decltype(call());
   void ensure_watched();
   [[noreturn]] void throw_closed(const char* what) const;
 
