@@ -31,9 +31,11 @@ template <class Call>
 auto Socket::retry(Readiness readiness, std::uint64_t deadline_ns, const char* doing,
                    const char* name, Call call, int also_retry) -> decltype(call()) {
   for (;;) {
+    if (!enter()) throw_closed(doing);
     const auto result = call();
-    if (result >= 0) return result;
     const int error = errno;
+    leave();
+    if (result >= 0) return result;
     if (would_block(error))
       wait(readiness, deadline_ns, doing);
     else if (error == EBADF && !is_open())
@@ -66,11 +68,14 @@ Socket::Socket(int fd) {
     throw;
   }
   generation_ = slot_->generation;
-  fd_.store(fd, std::memory_order_relaxed);
+  fd_ = fd;
+  state_.store(0, std::memory_order_release);
 }
 
+// Moves happen while no call is in progress (a Socket in use is not moved).
 Socket::Socket(Socket&& other) noexcept
-    : fd_(other.fd_.exchange(-1, std::memory_order_relaxed)),
+    : fd_(std::exchange(other.fd_, -1)),
+      state_(other.state_.exchange(kClosing, std::memory_order_acq_rel)),
       slot_(std::exchange(other.slot_, nullptr)),
       generation_(other.generation_),
       scheduler_(other.scheduler_) {}
@@ -78,23 +83,43 @@ Socket::Socket(Socket&& other) noexcept
 Socket& Socket::operator=(Socket&& other) noexcept {
   if (this != &other) {
     close();
-    fd_.store(other.fd_.exchange(-1, std::memory_order_relaxed), std::memory_order_relaxed);
     slot_ = std::exchange(other.slot_, nullptr);
     generation_ = other.generation_;
     scheduler_ = other.scheduler_;
+    fd_ = std::exchange(other.fd_, -1);
+    state_.store(other.state_.exchange(kClosing, std::memory_order_acq_rel),
+                 std::memory_order_release);
   }
   return *this;
 }
 
+bool Socket::enter() noexcept {
+  std::uint32_t state = state_.load(std::memory_order_relaxed);
+  do {
+    if (state & kClosing) return false;
+  } while (!state_.compare_exchange_weak(state, state + 1, std::memory_order_acquire,
+                                         std::memory_order_relaxed));
+  return true;
+}
+
+void Socket::leave() noexcept {
+  // acq_rel: the closer's work (and ours) happens before the fd number is given back.
+  if (state_.fetch_sub(1, std::memory_order_acq_rel) == (kClosing | 1)) ::close(fd_);
+}
+
 void Socket::close() noexcept {
-  const int fd = fd_.exchange(-1, std::memory_order_acq_rel);
-  if (fd < 0) return;
+  std::uint32_t state = state_.load(std::memory_order_relaxed);
+  do {
+    if (state & kClosing) return;
+  } while (!state_.compare_exchange_weak(state, state | kClosing, std::memory_order_acq_rel,
+                                         std::memory_order_relaxed));
+  // Stop watching and wake the waiters now; the number stays open while a call is in progress.
   const int reactor = slot_->reactor.load(std::memory_order_acquire);
   if (reactor >= 0)
     scheduler_->workers[static_cast<unsigned>(reactor)]->reactor().unwatch(
-        fd, key_of(slot_->index, generation_));
+        fd_, key_of(slot_->index, generation_));
   scheduler_->io_slots.close(*slot_);  // wakes waiters; they see a new generation
-  ::close(fd);
+  if (state == 0) ::close(fd_);        // else the last call in progress closes it (leave())
 }
 
 std::string Socket::describe() const {
@@ -167,16 +192,18 @@ std::size_t Socket::recv(void* buffer, std::size_t n, std::uint64_t deadline_ns)
     wait(kReadable, deadline_ns, "reading from a socket");
   const auto got =
       static_cast<std::size_t>(retry(kReadable, deadline_ns, "reading from a socket", "recv",
-                                     [&] { return ::recv(fd(), buffer, n, 0); }));
+                                     [&] { return ::recv(fd_, buffer, n, 0); }));
   drained_ = got > 0 && got < n;
   return got;
 }
 
 std::size_t Socket::try_send(const void* data, std::size_t n) {
   for (;;) {
-    const ssize_t sent = ::send(fd(), data, n, MSG_NOSIGNAL);
-    if (sent >= 0) return static_cast<std::size_t>(sent);
+    if (!enter()) throw_closed("writing to a socket");
+    const ssize_t sent = ::send(fd_, data, n, MSG_NOSIGNAL);
     const int error = errno;
+    leave();
+    if (sent >= 0) return static_cast<std::size_t>(sent);
     if (would_block(error)) return 0;
     if (error == EBADF && !is_open()) throw_closed("writing to a socket");
     if (error != EINTR) throw_os_error(error, "weft: send on " + describe());
@@ -203,13 +230,16 @@ int Socket::accept(sockaddr* address, socklen_t* length, std::uint64_t deadline_
   // ECONNABORTED: a connection that was reset while queued; take the next one.
   return retry(
       kReadable, deadline_ns, "accepting a connection", "accept",
-      [&] { return ::accept4(fd(), address, length, SOCK_NONBLOCK | SOCK_CLOEXEC); }, ECONNABORTED);
+      [&] { return ::accept4(fd_, address, length, SOCK_NONBLOCK | SOCK_CLOEXEC); }, ECONNABORTED);
 }
 
 void Socket::connect(const sockaddr* address, socklen_t length, std::uint64_t deadline_ns,
                      const std::string& peer) {
-  if (::connect(fd(), address, length) == 0) return;
+  if (!enter()) throw_closed("connecting");
+  const int rc = ::connect(fd_, address, length);
   int error = errno;
+  leave();
+  if (rc == 0) return;
   if (error == EINPROGRESS || error == EINTR) {
     try {
       wait(kWritable, deadline_ns, "connecting");
@@ -217,7 +247,9 @@ void Socket::connect(const sockaddr* address, socklen_t length, std::uint64_t de
       throw TimeoutError("weft: timed out connecting to " + peer);
     }
     socklen_t size = sizeof error;
-    if (getsockopt(fd(), SOL_SOCKET, SO_ERROR, &error, &size) != 0) error = errno;
+    if (!enter()) throw_closed("connecting");
+    if (getsockopt(fd_, SOL_SOCKET, SO_ERROR, &error, &size) != 0) error = errno;
+    leave();
     if (error == 0) return;
   }
   throw_os_error(error, "weft: connect to " + peer);
@@ -227,14 +259,14 @@ std::size_t Socket::recv_from(void* buffer, std::size_t n, sockaddr* from, sockl
                               std::uint64_t deadline_ns) {
   return static_cast<std::size_t>(
       retry(kReadable, deadline_ns, "receiving a datagram", "recvfrom",
-            [&] { return ::recvfrom(fd(), buffer, n, 0, from, length); }));
+            [&] { return ::recvfrom(fd_, buffer, n, 0, from, length); }));
 }
 
 std::size_t Socket::send_to(const void* data, std::size_t n, const sockaddr* to, socklen_t length,
                             std::uint64_t deadline_ns) {
   return static_cast<std::size_t>(
       retry(kWritable, deadline_ns, "sending a datagram", "sendto",
-            [&] { return ::sendto(fd(), data, n, MSG_NOSIGNAL, to, length); }));
+            [&] { return ::sendto(fd_, data, n, MSG_NOSIGNAL, to, length); }));
 }
 
 }  // namespace weft::io

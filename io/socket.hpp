@@ -2,7 +2,9 @@
 // A non-blocking fd owned by a fiber world: its calls park the current fiber on EAGAIN
 // instead of blocking the worker, and resume when the reactor reports readiness. Closing it
 // (from any fiber) wakes fibers waiting on it with an OSError(EBADF); readiness reported for
-// the old fd never reaches a later user of the same number (IoSlot generations).
+// the old fd never reaches a later user of the same number (IoSlot generations). A call in
+// progress on another thread keeps the fd number itself open until it returns (as Go's fdMutex
+// does), so a close never lets a racing recv or send reach a reused number.
 #include <sys/socket.h>
 
 #include <atomic>
@@ -32,8 +34,11 @@ class Socket {
   Socket(const Socket&) = delete;
   Socket& operator=(const Socket&) = delete;
 
-  [[nodiscard]] int fd() const noexcept { return fd_.load(std::memory_order_relaxed); }
-  [[nodiscard]] bool is_open() const noexcept { return fd() >= 0; }
+  [[nodiscard]] bool is_open() const noexcept {
+    return fd_ >= 0 && !(state_.load(std::memory_order_acquire) & kClosing);
+  }
+  // The fd number while open, else -1.
+  [[nodiscard]] int fd() const noexcept { return is_open() ? fd_ : -1; }
   // Idempotent; any thread.
   void close() noexcept;
 
@@ -76,7 +81,12 @@ class Socket {
   void ensure_watched();
   [[noreturn]] void throw_closed(const char* what) const;
 
-  std::atomic<int> fd_{-1};
+  // Counts calls in progress; kClosing once close() began. The last one out closes fd_.
+  static constexpr std::uint32_t kClosing = 1u << 31;
+  [[nodiscard]] bool enter() noexcept;
+  void leave() noexcept;
+  int fd_ = -1;
+  std::atomic<std::uint32_t> state_{kClosing};
   bool drained_ = false;  // the last recv was short (edge-triggered: the next one waits first)
   IoSlot* slot_ = nullptr;
   std::uint32_t generation_ = 0;
