@@ -54,6 +54,13 @@ void Worker::loop() {
     if (std::exchange(stack_shortage_, false))
       std::this_thread::sleep_for(std::chrono::milliseconds(1));
     Fiber* next = next_local_fiber();
+    if (next && searching_) {
+      // Work turned up locally (a timer or I/O woke a task) while this worker was still
+      // counted as searching: stop counting, or notify_one() would keep leaving the wake-up
+      // to a "searcher" that is busy running tasks.
+      searching_ = false;
+      if (scheduler_.idle.end_search()) scheduler_.idle.notify_one();
+    }
     if (!next) {
       if (detail::TaskBlock* stolen = search()) {
         if (!prepare(stolen)) continue;
