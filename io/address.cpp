@@ -120,7 +120,7 @@ std::uint16_t port_of(const sockaddr* address) noexcept {
 }
 
 std::string to_string(const sockaddr* address, socklen_t length) {
-  const std::string host = host_of(address, length);
+  std::string host = host_of(address, length);
   if (address->sa_family == AF_INET) return host + ":" + std::to_string(port_of(address));
   if (address->sa_family == AF_INET6) return "[" + host + "]:" + std::to_string(port_of(address));
   return host;

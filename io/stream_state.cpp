@@ -21,7 +21,7 @@ std::uint64_t StreamState::read_deadline() const noexcept {
 
 bool StreamState::fill(std::size_t want) {
   if (eof) return false;
-  constexpr std::size_t kChunk = 64 * 1024;
+  constexpr std::size_t kChunk = std::size_t{64} * 1024;
   const std::size_t room = want > kChunk ? want : kChunk;
   char* space = in.prepare(room);
   std::size_t got;
@@ -114,7 +114,7 @@ void StreamState::run_flusher() {
       std::lock_guard guard(drain_waiters.lock());
       error = std::current_exception();
     }
-    sending.shrink_if_idle(256 * 1024);
+    sending.shrink_if_idle(std::size_t{256} * 1024);
   }
 }
 
