@@ -16,15 +16,6 @@ namespace {
 
 constexpr std::uint64_t kWakeKey = UINT64_MAX;
 
-std::uint8_t readiness_of(std::uint32_t events) noexcept {
-  std::uint8_t bits = 0;
-  // Errors and hang-ups wake both sides: their next call reports what happened.
-  if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) bits |= kReadable;
-  if (events & (EPOLLOUT | EPOLLHUP | EPOLLERR)) bits |= kWritable;
-  if (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) bits |= kHangup;
-  return bits;
-}
-
 class EpollReactor final : public Reactor {
  public:
   explicit EpollReactor(IoRegistry& registry)
@@ -49,7 +40,7 @@ class EpollReactor final : public Reactor {
       if (key == kWakeKey)
         wake_.drain();
       else
-        registry_.deliver(key, readiness_of(events[i].events));
+        registry_.deliver(key, readiness_of_poll_events(events[i].events));
     }
   }
 

@@ -1,8 +1,12 @@
 #include "io/reactor.hpp"
 
+#include <poll.h>
 #include <pthread.h>
+#include <sys/epoll.h>
 
 #include <type_traits>
+
+#include "io/io_slot.hpp"
 
 namespace weft::io {
 
@@ -26,6 +30,18 @@ void Reactor::park(std::int64_t timeout_ns) {
   // An unpark after poll() returned left the eventfd readable: the next park returns at once,
   // so resetting the token here loses nothing.
   token_.store(0, std::memory_order_release);
+}
+
+static_assert(EPOLLIN == POLLIN && EPOLLOUT == POLLOUT && EPOLLRDHUP == POLLRDHUP &&
+                  EPOLLHUP == POLLHUP && EPOLLERR == POLLERR,
+              "epoll and poll report readiness with the same bits");
+
+std::uint8_t readiness_of_poll_events(std::uint32_t events) noexcept {
+  std::uint8_t bits = 0;
+  if (events & (POLLIN | POLLRDHUP | POLLHUP | POLLERR)) bits |= kReadable;
+  if (events & (POLLOUT | POLLHUP | POLLERR)) bits |= kWritable;
+  if (events & (POLLRDHUP | POLLHUP | POLLERR)) bits |= kHangup;
+  return bits;
 }
 
 std::unique_ptr<Reactor> make_reactor(Backend wanted, IoRegistry& registry, std::string& warning) {

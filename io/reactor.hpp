@@ -65,6 +65,11 @@ class Reactor {
 [[nodiscard]] std::unique_ptr<Reactor> make_reactor(Backend wanted, IoRegistry& registry,
                                                     std::string& warning);
 
+// What a poll(2)-style event mask (epoll's EPOLL* bits are the same values) means for the
+// waiters of an fd: errors and hang-ups wake both sides, whose next call reports them, and
+// mark the slot hung up for good.
+[[nodiscard]] std::uint8_t readiness_of_poll_events(std::uint32_t events) noexcept;
+
 // The io_uring backend, or nullptr with the reason in `why_not`.
 [[nodiscard]] std::unique_ptr<Reactor> make_uring_reactor(IoRegistry& registry,
                                                           std::string& why_not);

@@ -20,6 +20,14 @@ std::string take(io::ByteBuffer& in, std::size_t n) {
   return bytes;
 }
 
+// Receives until n bytes are buffered; at end of stream first, hands the partial bytes to
+// IncompleteReadError (asyncio's readexactly).
+void fill_to(detail::StreamState& s, std::size_t n) {
+  while (s.in.size() < n) {
+    if (!s.fill(n - s.in.size())) throw IncompleteReadError(take(s.in, s.in.size()), n);
+  }
+}
+
 }  // namespace
 
 std::string StreamReader::read(std::size_t n) {
@@ -52,23 +60,13 @@ std::size_t StreamReader::read_into(char* buffer, std::size_t size) {
 
 std::string StreamReader::readexactly(std::size_t n) {
   detail::StreamState& s = state_of(state_);
-  while (s.in.size() < n) {
-    if (!s.fill(n - s.in.size())) {
-      std::string partial = take(s.in, s.in.size());
-      throw IncompleteReadError(std::move(partial), n);
-    }
-  }
+  fill_to(s, n);
   return take(s.in, n);
 }
 
 void StreamReader::readexactly_into(char* buffer, std::size_t size) {
   detail::StreamState& s = state_of(state_);
-  while (s.in.size() < size) {
-    if (!s.fill(size - s.in.size())) {
-      std::string partial = take(s.in, s.in.size());
-      throw IncompleteReadError(std::move(partial), size);
-    }
-  }
+  fill_to(s, size);
   std::memcpy(buffer, s.in.data(), size);
   s.in.consume(size);
 }

@@ -27,14 +27,6 @@ constexpr std::uint64_t kRemoveBit = std::uint64_t{1} << 63;
 constexpr unsigned kPollMask = POLLIN | POLLOUT | POLLRDHUP;
 constexpr unsigned kEntries = 256;
 
-std::uint8_t readiness_of(unsigned events) noexcept {
-  std::uint8_t bits = 0;
-  if (events & (POLLIN | POLLRDHUP | POLLHUP | POLLERR)) bits |= kReadable;
-  if (events & (POLLOUT | POLLHUP | POLLERR)) bits |= kWritable;
-  if (events & (POLLRDHUP | POLLHUP | POLLERR)) bits |= kHangup;
-  return bits;
-}
-
 class UringReactor final : public Reactor {
  public:
   // Throws std::system_error if the kernel refuses a ring.
@@ -179,7 +171,7 @@ class UringReactor final : public Reactor {
       return;
     }
     if (res > 0)
-      registry_.deliver(key, readiness_of(static_cast<unsigned>(res)));
+      registry_.deliver(key, readiness_of_poll_events(static_cast<std::uint32_t>(res)));
     else if (res != -ECANCELED && res != -ENOENT)
       registry_.deliver(key, kReadable | kWritable | kHangup);  // the retried call reports it
     // The kernel ended the multishot request (e.g. on CQ overflow): arm it again while the key

@@ -15,21 +15,20 @@ ExceptionGroup::ExceptionGroup(const std::string& message,
 namespace weft {
 
 void throw_os_error(int error, const std::string& what) {
-  // std::system_error appends ": " and the errno text itself.
-  const std::string& message = what;
+  // std::system_error appends ": " and the errno text itself (TimeoutError does not).
   switch (error) {
     case ECONNREFUSED:
-      throw ConnectionRefusedError(error, message);
+      throw ConnectionRefusedError(error, what);
     case ECONNRESET:
-      throw ConnectionResetError(error, message);
+      throw ConnectionResetError(error, what);
     case ECONNABORTED:
-      throw ConnectionAbortedError(error, message);
+      throw ConnectionAbortedError(error, what);
     case EPIPE:
-      throw BrokenPipeError(error, message);
+      throw BrokenPipeError(error, what);
     case ETIMEDOUT:
       throw TimeoutError(what + ": " + std::generic_category().message(error));
     default:
-      throw OSError(error, message);
+      throw OSError(error, what);
   }
 }
 

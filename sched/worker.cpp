@@ -120,7 +120,7 @@ detail::TaskBlock* Worker::find_local() {
     if (detail::TaskBlock* task = take_global_from(GlobalSource::resumed)) return task;
   }
   if (detail::TaskBlock* task = spawns_.pop()) return task;
-  return take_global();
+  return take_global_from(GlobalSource::injection);  // `resumed` was looked at just above
 }
 
 detail::TaskBlock* Worker::take_ready() {
@@ -221,7 +221,7 @@ void Worker::sleep() {
   reactor_->park(next_timer == io::kNoDeadline ? -1 : static_cast<std::int64_t>(next_timer - now));
   // A timer or I/O may have woken us while we were still listed as a sleeper.
   idle.cancel_sleep(index_);
-  if (timers_.size() != 0) timers_.expire(now_ns());
+  if (timers_.size() != 0) expire_due_timers();
 }
 
 void Worker::poll_events() {
