@@ -1,6 +1,9 @@
 #pragma once
-// Tells AddressSanitizer and ThreadSanitizer about every stack switch, so the sanitizer builds
-// run clean without a sanitizer-aware Boost. Compiles to nothing in ordinary builds.
+// What every stack switch must carry besides registers: the C++ runtime's per-thread exception
+// state, and, in sanitizer builds, what AddressSanitizer and ThreadSanitizer need to know (so
+// they run clean without a sanitizer-aware Boost).
+#include <cxxabi.h>
+
 #include <cstddef>
 
 #if defined(__SANITIZE_ADDRESS__)
@@ -13,18 +16,36 @@
 
 namespace weft::sched {
 
+// The C++ runtime keeps the exceptions being handled (what `throw;` rethrows) and the count
+// std::uncaught_exceptions() reports per thread (libstdc++'s __cxa_eh_globals). A fiber that
+// parks inside a catch block or in a destructor during unwinding owns part of that state, and
+// may resume on another thread: so each side keeps its own copy, swapped at every switch.
+struct ExceptionState {
+  void* caught = nullptr;  // __cxa_eh_globals::caughtExceptions
+  unsigned int uncaught = 0;
+};
+static_assert(sizeof(ExceptionState) == 2 * sizeof(void*), "libstdc++'s __cxa_eh_globals layout");
+
+inline ExceptionState& thread_exception_state() noexcept {
+  return *reinterpret_cast<ExceptionState*>(abi::__cxa_get_globals());
+}
+
 // One side of a switch: a fiber's stack or a worker thread's own stack.
 struct SwitchSide {
   const void* stack_bottom = nullptr;
   std::size_t stack_size = 0;
   void* tsan_fiber = nullptr;
   void* asan_fake_stack = nullptr;  // ASan's saved fake stack while this side is switched out
+  ExceptionState exceptions;        // this side's exception state while it is switched out
 };
 
 // Called on `from` right before it jumps to `to`. A side whose stack is about to be released
 // passes dying = true so ASan forgets its fake stack.
-inline void before_switch([[maybe_unused]] SwitchSide& from, [[maybe_unused]] const SwitchSide& to,
+inline void before_switch(SwitchSide& from, const SwitchSide& to,
                           [[maybe_unused]] bool dying = false) noexcept {
+  ExceptionState& live = thread_exception_state();
+  from.exceptions = live;
+  live = to.exceptions;
 #if defined(__SANITIZE_ADDRESS__)
   __sanitizer_start_switch_fiber(dying ? nullptr : &from.asan_fake_stack, to.stack_bottom,
                                  to.stack_size);
@@ -45,7 +66,8 @@ inline void after_switch([[maybe_unused]] SwitchSide& self) noexcept {
 // TSan is not switched here: main() and Boost's frames still return on this fiber, and must be
 // accounted to it; the destroyer switches TSan back once control is on its side (otherwise the
 // destroyer's recorded call stack drifts and TSan's per-thread state breaks).
-inline void before_exit_switch([[maybe_unused]] const SwitchSide& to) noexcept {
+inline void before_exit_switch(const SwitchSide& to) noexcept {
+  thread_exception_state() = to.exceptions;
 #if defined(__SANITIZE_ADDRESS__)
   __sanitizer_start_switch_fiber(nullptr, to.stack_bottom, to.stack_size);
 #endif
