@@ -1,26 +1,40 @@
 #include "io/timed_park.hpp"
 
 #include "io/timer_heap.hpp"
+#include "runtime/deadline_scope.hpp"
 #include "sched/current.hpp"
+#include "sched/task_block.hpp"
 #include "sched/worker.hpp"
 
 namespace weft::io {
 
-sched::WakeReason park_until(sched::Waiter& waiter, const char* what, std::uint64_t deadline_ns) {
-  if (deadline_ns == kNoDeadline) return sched::park(waiter, what);
+sched::WakeReason park_until(sched::Waiter& waiter, const char* what, std::uint64_t deadline_ns,
+                             sched::Cancellable cancellable) {
   sched::Worker* worker = sched::current_worker();
-  if (!worker || !worker->current_task()) return sched::park(waiter, what);  // throws logic_error
-  if (deadline_ns <= now_ns()) {
+  detail::TaskBlock* task = worker ? worker->current_task() : nullptr;
+  if (!task) return sched::park(waiter, what, cancellable);           // throws logic_error
+  if (task->shield_depth != 0) cancellable = sched::Cancellable::no;  // weft::uncancellable
+  const std::uint64_t scope_deadline =
+      cancellable == sched::Cancellable::yes ? task->scope_deadline : kNoDeadline;
+  const std::uint64_t effective = deadline_ns < scope_deadline ? deadline_ns : scope_deadline;
+  if (effective == kNoDeadline) return sched::park(waiter, what, cancellable);
+  sched::WakeReason why;
+  if (effective <= now_ns()) {
     // Already due. If a waker won first, park() consumes its wake-up (it returns at once).
-    if (waiter.claim(sched::WakeReason::timed_out)) return sched::WakeReason::timed_out;
-    return sched::park(waiter, what);
+    if (!waiter.claim(sched::WakeReason::timed_out)) return sched::park(waiter, what, cancellable);
+    why = sched::WakeReason::timed_out;
+  } else {
+    TimerHeap& timers = worker->timers();
+    TimerNode* timer = timers.add(effective, waiter);
+    why = sched::park(waiter, what, cancellable);
+    // Maybe on another worker now (rule 2): ask again which one.
+    sched::Worker* here = sched::current_worker();
+    TimerHeap::cancel(timer, here && &here->timers() == timer->owner);
   }
-  TimerHeap& timers = worker->timers();
-  TimerNode* timer = timers.add(deadline_ns, waiter);
-  const sched::WakeReason why = sched::park(waiter, what);
-  // Maybe on another worker now (rule 2): ask again which one.
-  sched::Worker* here = sched::current_worker();
-  TimerHeap::cancel(timer, here && &here->timers() == timer->owner);
+  // At equal deadlines the scope wins, as in asyncio (its cancel lands on the finished wait).
+  if (why == sched::WakeReason::timed_out && scope_deadline <= deadline_ns &&
+      detail::expire_due_scope(task, now_ns()))
+    return sched::WakeReason::cancelled;
   return why;
 }
 

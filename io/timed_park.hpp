@@ -1,7 +1,7 @@
 #pragma once
-// Deadline-aware parking: park() plus a timer on the current worker. Every wait with a timeout
-// (sleep, I/O, locks, queues) goes through here, so a wait that ends for any reason removes
-// its timer, and a timer never fires a waiter that has already gone.
+// Deadline-aware parking: park() plus a timer on the current worker. Every wait goes through
+// here, so a wait that ends for any reason removes its timer, a timer never fires a waiter that
+// has already gone, and the deadline of an open Timeout scope applies to every wait.
 #include <cstdint>
 
 #include "io/clock.hpp"
@@ -10,7 +10,10 @@
 namespace weft::io {
 
 // Parks on `waiter` until it is fired or deadline_ns (kNoDeadline: none) passes; then it
-// returns WakeReason::timed_out. Outside a fiber: std::logic_error.
-sched::WakeReason park_until(sched::Waiter& waiter, const char* what, std::uint64_t deadline_ns);
+// returns WakeReason::timed_out. If the task's Timeout scope expires first, the scope cancels
+// the task and this returns WakeReason::cancelled. A wait that is not cancellable ignores both
+// cancel() and scopes. Outside a fiber: std::logic_error.
+sched::WakeReason park_until(sched::Waiter& waiter, const char* what, std::uint64_t deadline_ns,
+                             sched::Cancellable cancellable = sched::Cancellable::yes);
 
 }  // namespace weft::io

@@ -3,6 +3,8 @@
 
 #include <weft/task.hpp>
 
+#include "io/clock.hpp"
+#include "runtime/deadline_scope.hpp"
 #include "runtime/runtime_core.hpp"
 #include "sched/current.hpp"
 #include "sched/task_block.hpp"
@@ -10,14 +12,39 @@
 
 namespace weft {
 
+namespace {
+
+// A suspension point delivers a pending cancel() and the expiry of a Timeout scope.
+void checkpoint(detail::TaskBlock* task) {
+  if (task->shield_depth != 0) return;  // held back until the uncancellable section ends
+  if (task->scope_deadline != io::kNoDeadline) detail::expire_due_scope(task, io::now_ns());
+  detail::deliver_pending_cancel(task);
+}
+
+}  // namespace
+
 void yield_now() {
   sched::Worker& worker = sched::fiber_worker("yield_now()");
   detail::TaskBlock* task = worker.current_task();
-  detail::deliver_pending_cancel(task);
+  checkpoint(task);
   worker.suspend_current(sched::AfterSwitch::yield);
   // Resumed, maybe elsewhere; a cancel() that came while we were queued is delivered here.
-  detail::deliver_pending_cancel(task);
+  checkpoint(task);
 }
+
+namespace detail {
+
+void enter_uncancellable() noexcept {
+  sched::Worker* worker = sched::current_worker();
+  if (TaskBlock* task = worker ? worker->current_task() : nullptr) ++task->shield_depth;
+}
+
+void leave_uncancellable() noexcept {
+  sched::Worker* worker = sched::current_worker();
+  if (TaskBlock* task = worker ? worker->current_task() : nullptr) --task->shield_depth;
+}
+
+}  // namespace detail
 
 bool in_fiber() noexcept {
   sched::Worker* worker = sched::current_worker();

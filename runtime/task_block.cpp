@@ -13,6 +13,7 @@
 #include <weft/task.hpp>
 
 #include "runtime/runtime_core.hpp"
+#include "runtime/task_group.hpp"
 #include "sched/block_cache.hpp"
 #include "sched/current.hpp"
 #include "sched/fiber.hpp"
@@ -108,17 +109,29 @@ TaskBlock* schedule_new(TaskBlock* block, Runtime* runtime, const SpawnOptions& 
   }
   block->runtime = core;
   if (!options.name.empty()) block->extras_locked().name = std::string(options.name);
+  if (options.group) {
+    try {
+      group_adopt(options.group, block);
+    } catch (...) {
+      release(block);
+      throw;
+    }
+  }
   // Two references: the handle's, and the scheduler's, which the registry holds.
   block->refs.store(2, std::memory_order_relaxed);
   core->registry.add(block, core->spawn_shard());
   // A runtime that is closing cancels new tasks before they run (they never take a stack).
   if (core->closing()) block->flags.fetch_or(kCancelRequested, std::memory_order_relaxed);
-  core->scheduler().schedule(block);
+  sched::Worker* worker = options.eager ? sched::current_worker() : nullptr;
+  if (worker && worker->current_task() && &worker->scheduler() == &core->scheduler())
+    worker->run_now(block);
+  else
+    core->scheduler().schedule(block);
   return block;
 }
 
 void finish_block(TaskBlock* block) noexcept {
-  std::vector<std::function<void(TaskRef)>> callbacks;
+  std::vector<std::pair<std::uint64_t, std::function<void(TaskRef)>>> callbacks;
   {
     std::lock_guard guard(block->done_waiters.lock());
     // release (within the lock and the flag): the result and error are published to whoever
@@ -127,7 +140,7 @@ void finish_block(TaskBlock* block) noexcept {
     block->done_waiters.notify_all();
     if (block->extras) callbacks.swap(block->extras->callbacks);
   }
-  for (auto& callback : callbacks) {
+  for (auto& [id, callback] : callbacks) {
     try {
       callback(TaskRef(block));
     } catch (const std::exception& error) {
@@ -137,6 +150,8 @@ void finish_block(TaskBlock* block) noexcept {
       std::fprintf(stderr, "weft: a done callback of %s threw\n", name_of(block).c_str());
     }
   }
+  // Last: the group may be joined (and freed) as soon as it hears of its final child.
+  if (block->group) group_child_done(block);
 }
 
 void run_task_body(TaskBlock* task) {
@@ -192,6 +207,10 @@ bool is_cancelled(const TaskBlock* block) noexcept {
          (kDone | kCancelled);
 }
 
+bool is_failed(const TaskBlock* block) noexcept {
+  return (block->flags.load(std::memory_order_acquire) & (kDone | kFailed)) == (kDone | kFailed);
+}
+
 std::string name_of(const TaskBlock* block) {
   auto* mutable_block = const_cast<TaskBlock*>(block);
   std::lock_guard guard(mutable_block->done_waiters.lock());
@@ -208,15 +227,32 @@ unsigned long long id_of(const TaskBlock* block) noexcept {
   return block->id;
 }
 
-void add_done_callback(TaskBlock* block, std::function<void(TaskRef)> callback) {
+std::uint64_t add_done_callback(TaskBlock* block, std::function<void(TaskRef)> callback) {
+  std::uint64_t id = 0;
   {
     std::lock_guard guard(block->done_waiters.lock());
+    TaskExtras& extras = block->extras_locked();
+    id = ++extras.last_callback_id;
     if (!block->has(kDone)) {
-      block->extras_locked().callbacks.push_back(std::move(callback));
-      return;
+      extras.callbacks.emplace_back(id, std::move(callback));
+      return id;
     }
   }
   callback(TaskRef(block));
+  return id;
+}
+
+bool remove_done_callback(TaskBlock* block, std::uint64_t id) noexcept {
+  std::lock_guard guard(block->done_waiters.lock());
+  if (!block->extras) return false;
+  auto& callbacks = block->extras->callbacks;
+  for (auto it = callbacks.begin(); it != callbacks.end(); ++it) {
+    if (it->first == id) {
+      callbacks.erase(it);
+      return true;
+    }
+  }
+  return false;
 }
 
 void begin_set(TaskBlock* block) {

@@ -4,6 +4,8 @@
 
 #include <weft/errors.hpp>
 
+#include "io/clock.hpp"
+#include "io/timed_park.hpp"
 #include "sched/current.hpp"
 #include "sched/task_block.hpp"
 #include "sched/waiter.hpp"
@@ -17,27 +19,58 @@ TaskBlock* current_fiber_task() noexcept {
   return worker ? worker->current_task() : nullptr;
 }
 
+enum class Awaited : bool { done, cancelled };
+
+// Parks `self` (nullptr: a plain thread, which blocks) until `block` is done. Returns
+// `cancelled` if the wait was cut short by a cancellation of `self` (or its Timeout scope).
+Awaited park_until_done(TaskBlock* block, TaskBlock* self, sched::Cancellable cancellable) {
+  sched::Waiter waiter(self);
+  {
+    std::lock_guard guard(block->done_waiters.lock());
+    if (block->has(kDone)) return Awaited::done;
+    block->done_waiters.push_back(waiter);
+  }
+  if (!self) {
+    waiter.block_thread();
+    block->done_waiters.leave(waiter);
+    return Awaited::done;
+  }
+  const sched::WakeReason why =
+      io::park_until(waiter, "awaiting a task or future", io::kNoDeadline, cancellable);
+  block->done_waiters.leave(waiter);
+  return why == sched::WakeReason::cancelled ? Awaited::cancelled : Awaited::done;
+}
+
+TaskBlock* awaiter_of(TaskBlock* block) {
+  TaskBlock* self = current_fiber_task();
+  if (self == block) throw InvalidStateError("weft: a task cannot await itself");
+  return self;
+}
+
 }  // namespace
 
 void await_done(TaskBlock* block) {
   if (block->has(kDone)) return;
-  TaskBlock* self = current_fiber_task();
-  if (self == block) throw InvalidStateError("weft: a task cannot await itself");
-  sched::Waiter waiter(self);
-  {
-    std::lock_guard guard(block->done_waiters.lock());
-    if (block->has(kDone)) return;
-    block->done_waiters.push_back(waiter);
-  }
-  if (!self) {
-    // A plain thread (Future::get from outside the runtime) blocks.
-    waiter.block_thread();
-    block->done_waiters.leave(waiter);
-    return;
-  }
-  const sched::WakeReason why = sched::park(waiter, "awaiting a task or future");
-  block->done_waiters.leave(waiter);
-  if (why == sched::WakeReason::cancelled) throw_cancelled(self);
+  TaskBlock* self = awaiter_of(block);
+  if (park_until_done(block, self, sched::Cancellable::yes) == Awaited::cancelled)
+    throw_cancelled(self);
+}
+
+void await_task(TaskBlock* block) {
+  if (block->has(kDone)) return;
+  TaskBlock* self = awaiter_of(block);
+  if (park_until_done(block, self, sched::Cancellable::yes) == Awaited::done) return;
+  // asyncio's `await task` hands the awaiter's cancellation to the task and waits for it.
+  request_cancel(block, cancel_message_of(self), false);
+  await_done_uncancellable(block);
+  if (block->has(kCancelled)) throw_cancelled(self);
+  // The task finished anyway: its outcome is not lost, and the awaiter's cancellation is still
+  // pending (kCancelRequested), so its next suspension point raises it.
+}
+
+void await_done_uncancellable(TaskBlock* block) noexcept {
+  // A wait that cannot be cut short, whose waker cannot fail: nothing here throws.
+  while (!block->has(kDone)) park_until_done(block, current_fiber_task(), sched::Cancellable::no);
 }
 
 void rethrow_if_failed(TaskBlock* block) {
@@ -59,12 +92,14 @@ std::exception_ptr exception_of(TaskBlock* block) {
   return block->error;
 }
 
-bool cancel(TaskBlock* block, std::string message) {
+bool request_cancel(TaskBlock* block, std::string message, bool keep_message) {
   if (block->has(kDone)) return false;
   {
     std::lock_guard guard(block->done_waiters.lock());
-    block->extras_locked().cancel_message = std::move(message);
+    TaskExtras& extras = block->extras_locked();
+    if (!keep_message || extras.cancel_message.empty()) extras.cancel_message = std::move(message);
   }
+  block->cancel_requests.fetch_add(1, std::memory_order_relaxed);
   // seq_cst pairs with park(): see there.
   if (block->flags.fetch_or(kCancelRequested, std::memory_order_seq_cst) & kDone) return false;
   if (sched::Waiter* waiter = block->waiter.exchange(nullptr, std::memory_order_seq_cst)) {
@@ -75,18 +110,39 @@ bool cancel(TaskBlock* block, std::string message) {
   return true;
 }
 
+bool cancel(TaskBlock* block, std::string message) {
+  return request_cancel(block, std::move(message), false);
+}
+
+unsigned cancelling(const TaskBlock* block) noexcept {
+  return block->cancel_requests.load(std::memory_order_acquire);
+}
+
+unsigned uncancel(TaskBlock* block) noexcept {
+  std::uint32_t count = block->cancel_requests.load(std::memory_order_relaxed);
+  while (count > 0 && !block->cancel_requests.compare_exchange_weak(count, count - 1,
+                                                                    std::memory_order_acq_rel)) {
+  }
+  if (count == 0) return 0;
+  // Python 3.13: taking back the last request also withdraws one not yet delivered.
+  if (count == 1)
+    block->flags.fetch_and(~static_cast<std::uint32_t>(kCancelRequested),
+                           std::memory_order_acq_rel);
+  return count - 1;
+}
+
 void deliver_pending_cancel(TaskBlock* task) {
   if (task->has(kCancelRequested)) throw_cancelled(task);
 }
 
+std::string cancel_message_of(TaskBlock* task) {
+  std::lock_guard guard(task->done_waiters.lock());
+  return task->extras ? task->extras->cancel_message : std::string();
+}
+
 void throw_cancelled(TaskBlock* task) {
   task->flags.fetch_and(~static_cast<std::uint32_t>(kCancelRequested), std::memory_order_acq_rel);
-  std::string message;
-  {
-    std::lock_guard guard(task->done_waiters.lock());
-    if (task->extras) message = task->extras->cancel_message;
-  }
-  throw CancelledError(std::move(message));
+  throw CancelledError(cancel_message_of(task));
 }
 
 }  // namespace weft::detail

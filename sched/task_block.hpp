@@ -8,6 +8,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "sched/waiter.hpp"
@@ -26,6 +27,7 @@ namespace weft::detail {
 
 class RuntimeCore;
 class ExceptionSink;
+struct DeadlineScope;
 
 // wake_state protocol between a parking fiber, its scheduler and a waker (one winner per park):
 //   the scheduler sets running before it resumes the fiber;
@@ -50,7 +52,8 @@ enum TaskFlag : std::uint32_t {
 struct TaskExtras {
   std::string name;
   std::string cancel_message;
-  std::vector<std::function<void(TaskRef)>> callbacks;
+  std::vector<std::pair<std::uint64_t, std::function<void(TaskRef)>>> callbacks;
+  std::uint64_t last_callback_id = 0;
   std::shared_ptr<ExceptionSink> sink;  // set when the task failed, for the never-retrieved report
 };
 
@@ -65,6 +68,21 @@ class TaskBlock {
   // has finished touching the Waiter, and the task waits for that before leaving the wait.
   std::atomic<sched::Waiter*> waiter{nullptr};
   std::atomic<const char*> waiting_on{nullptr};  // what a parked task waits for (dump_tasks)
+  // cancel() requests not yet taken back by uncancel() (asyncio's Task.cancelling()).
+  std::atomic<std::uint32_t> cancel_requests{0};
+  // Timeout scopes (runtime/deadline_scope): the innermost one open on this task and the
+  // earliest deadline among those not expired yet (UINT64_MAX: none). Only the task's own
+  // fiber touches them.
+  DeadlineScope* scope = nullptr;
+  std::uint64_t scope_deadline = UINT64_MAX;
+  // Open weft::uncancellable() sections: while > 0, waits ignore cancel() and scope deadlines
+  // (they take effect at the first suspension point after). Own fiber only.
+  std::uint32_t shield_depth = 0;
+  // TaskGroup membership (guarded by the group's lock): the group, and the links of its list
+  // of unfinished children.
+  GroupCore* group = nullptr;
+  TaskBlock* group_prev = nullptr;
+  TaskBlock* group_next = nullptr;
 
   // --- life ---
   std::atomic<std::uint32_t> refs{1};
@@ -108,6 +126,11 @@ void finish_unstarted(TaskBlock* task) noexcept;
 void deliver_pending_cancel(TaskBlock* task);
 // Throws the CancelledError of a delivered cancellation (the wait it cut short is left).
 [[noreturn]] void throw_cancelled(TaskBlock* task);
+// Records one more cancel() request and delivers it to the task's wait, if it has one. With
+// keep_message, a message already pending is not replaced. False if the task is done.
+bool request_cancel(TaskBlock* block, std::string message, bool keep_message);
+// The message of the task's last cancel() (empty if none).
+[[nodiscard]] std::string cancel_message_of(TaskBlock* task);
 // A stack's canary was overwritten: names the task and aborts.
 [[noreturn]] void report_stack_overflow(TaskBlock* task) noexcept;
 

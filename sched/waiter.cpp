@@ -15,6 +15,8 @@ bool Waiter::fire(WakeReason why) noexcept {
   if (!claim(why)) return false;
   if (task_) {
     wake(task_);
+  } else if (relay_) {
+    relay_(*this, why);
   } else {
     state_.notify_one();
   }
@@ -34,9 +36,15 @@ void wake(detail::TaskBlock* task) noexcept {
     task->runtime->scheduler().schedule(task);
 }
 
-WakeReason park(Waiter& waiter, const char* what) {
+WakeReason park(Waiter& waiter, const char* what, Cancellable cancellable) {
   Worker* worker = &fiber_worker(what);
   detail::TaskBlock* task = worker->current_task();
+  if (cancellable == Cancellable::no || task->shield_depth != 0) {
+    task->waiting_on.store(what, std::memory_order_relaxed);
+    worker->suspend_current(AfterSwitch::park);
+    task->waiting_on.store(nullptr, std::memory_order_relaxed);
+    return waiter.reason();
+  }
   // seq_cst store, then seq_cst load of the flags: with cancel()'s seq_cst flag write and
   // waiter exchange, either we see the cancellation or the canceller sees this waiter.
   task->waiter.store(&waiter, std::memory_order_seq_cst);

@@ -4,6 +4,7 @@
 // cancellation wins the Waiter with a compare-and-swap and makes the task runnable again; the
 // losers do nothing. A plain thread can wait on a Waiter too: it blocks on the state word.
 #include <atomic>
+#include <cstddef>
 #include <cstdint>
 
 namespace weft::detail {
@@ -16,8 +17,14 @@ enum class WakeReason : std::uint32_t { armed = 0, notified, timed_out, cancelle
 
 class Waiter {
  public:
+  // A relay waiter wakes no one itself: firing it calls relay(waiter, why) instead, which
+  // passes the news on (gather/wait/as_completed watch many tasks through one waiter each and
+  // wake their own task at most once). It runs under the lock of the list that fired it.
+  using Relay = void (*)(Waiter& waiter, WakeReason why) noexcept;
+
   // task == nullptr: a plain-thread waiter.
   explicit Waiter(detail::TaskBlock* task) noexcept : task_(task) {}
+  Waiter(std::nullptr_t no_task, Relay relay) noexcept : task_(no_task), relay_(relay) {}
   Waiter(const Waiter&) = delete;
   Waiter& operator=(const Waiter&) = delete;
 
@@ -47,12 +54,18 @@ class Waiter {
  private:
   std::atomic<WakeReason> state_{WakeReason::armed};
   detail::TaskBlock* task_;
+  Relay relay_ = nullptr;
 };
+
+// Whether cancel() may cut a wait short. Cleanup waits (a gather waiting for the children it
+// just cancelled, a TaskGroup joining in its destructor) are not: they must see the end.
+enum class Cancellable : bool { no, yes };
 
 // Parks the current fiber on `waiter` until something fires it, and returns why. The waiter
 // must already be reachable by its wakers. If the task has a cancellation pending, the wait is
-// fired as cancelled at once. Outside a fiber: std::logic_error.
-WakeReason park(Waiter& waiter, const char* what);
+// fired as cancelled at once (unless `cancellable` is no: then cancel() does not see this
+// wait). Outside a fiber: std::logic_error.
+WakeReason park(Waiter& waiter, const char* what, Cancellable cancellable = Cancellable::yes);
 
 // Makes a task that was parked (or is just parking) runnable: on the calling worker if it
 // belongs to the same runtime, else through its runtime's injection queue.

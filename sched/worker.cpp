@@ -307,6 +307,20 @@ void Worker::suspend_current(AfterSwitch why) {
   switch_to(target);
 }
 
+void Worker::run_now(detail::TaskBlock* task) {
+  detail::TaskBlock* self = current_;
+  current_ = nullptr;
+  if (!prepare(task)) {
+    // prepare() finished it (cancelled before it ran) or queued it (no stack): carry on.
+    current_ = self;
+    return;
+  }
+  prev_task_ = self;
+  prev_fiber_ = self->fiber;
+  after_switch_ = AfterSwitch::run_next;
+  switch_to(task->fiber);
+}
+
 void Worker::finish_switch(boost::context::fiber&& from) noexcept {
   Fiber* left = std::exchange(prev_fiber_, nullptr);
   detail::TaskBlock* task = std::exchange(prev_task_, nullptr);
@@ -327,6 +341,9 @@ void Worker::finish_switch(boost::context::fiber&& from) noexcept {
       if (task->wake_state.exchange(detail::WakeState::parked, std::memory_order_acq_rel) ==
           detail::WakeState::notified)
         push_next(task);
+      break;
+    case AfterSwitch::run_next:
+      push_next(task);
       break;
     case AfterSwitch::finish:
       task->fiber = nullptr;

@@ -32,7 +32,9 @@ namespace weft::sched {
 class Scheduler;
 
 // What a fiber asked its scheduler to do once it has switched out.
-enum class AfterSwitch : std::uint8_t { none, yield, park, finish };
+// run_next: it handed the worker to a task it spawned eagerly and runs again as soon as that
+// task suspends (from the LIFO slot).
+enum class AfterSwitch : std::uint8_t { none, yield, park, finish, run_next };
 
 // Single-writer counters (the owning worker), read by anyone.
 struct WorkerCounters {
@@ -66,6 +68,10 @@ class Worker {
   // worker's loop if there is none), after which `why` is carried out for the task that left.
   // Returns when the task is resumed, maybe on another worker: do not use `this` afterwards.
   void suspend_current(AfterSwitch why);
+  // On the current task's fiber: switches straight to the new task `task` (an eager spawn),
+  // which runs until it suspends; the current task is resumed next. If `task` cannot start
+  // (cancelled already, or no stack to be had), it is left to the scheduler and this returns.
+  void run_now(detail::TaskBlock* task);
   // Called first thing by a context that was just switched to: stores the continuation of the
   // context that left and carries out what it asked for.
   void finish_switch(boost::context::fiber&& from) noexcept;

@@ -148,19 +148,77 @@ TEST_CASE("cancel of a running task is delivered at its next suspension point") 
   });
 }
 
-TEST_CASE("a cancelled waiter propagates CancelledError and the awaited task is unaffected") {
+TEST_CASE("cancelling a fiber in get() cancels the awaited task too and waits for it") {
   in_runtimes([] {
     weft::Promise<int> p;
     weft::Future<int> f = p.get_future();
-    weft::Task<int> inner = weft::spawn([&] { return f.get(); });
-    weft::Task<int> outer = weft::spawn([&] { return inner.get(); });
-    weft::yield_now();
-    outer.cancel();
-    CHECK_THROWS_AS(outer.get(), weft::CancelledError);
-    CHECK_FALSE(inner.done());
-    p.set_value(11);
-    inner.wait();
-    CHECK(inner.result() == 11);
+    std::atomic<bool> inner_cleaned{false};
+    std::atomic<bool> inner_started{false};
+    weft::Task<int> inner = weft::spawn([&] {
+      inner_started = true;
+      struct Cleanup {
+        std::atomic<bool>& flag;
+        ~Cleanup() { flag = true; }
+      } cleanup{inner_cleaned};
+      return f.get();
+    });
+    std::atomic<bool> outer_started{false};
+    weft::Task<int> outer = weft::spawn([&] {
+      outer_started = true;
+      return inner.get();
+    });
+    while (!outer_started.load() || !inner_started.load()) weft::yield_now();
+    while (inner.cancelling() == 0) {
+      outer.cancel("stop both");
+      weft::yield_now();
+    }
+    try {
+      outer.get();
+      FAIL("outer was not cancelled");
+    } catch (const weft::CancelledError& error) {
+      CHECK(std::string(error.what()) == "stop both");
+    }
+    // outer returned only after inner had finished cancelling.
+    CHECK(inner.done());
+    CHECK(inner.cancelled());
+    CHECK(inner_cleaned.load());
+  });
+}
+
+TEST_CASE("a task that finishes despite its awaiter's cancellation keeps its result") {
+  in_runtimes([] {
+    weft::Promise<void> release;
+    weft::Future<void> released = release.get_future();
+    std::atomic<bool> inner_started{false};
+    weft::Task<int> inner = weft::spawn([&] {
+      inner_started = true;
+      try {
+        released.get();
+      } catch (const weft::CancelledError&) {
+        // Refuses to be cancelled: finishes with a value.
+      }
+      return 5;
+    });
+    std::atomic<int> seen{0};
+    std::atomic<bool> cancelled_later{false};
+    std::atomic<bool> outer_started{false};
+    weft::Task<void> outer = weft::spawn([&] {
+      outer_started = true;
+      seen = inner.get();
+      try {
+        weft::yield_now();  // the pending cancellation is delivered here
+      } catch (const weft::CancelledError&) {
+        cancelled_later = true;
+      }
+    });
+    while (!outer_started.load() || !inner_started.load()) weft::yield_now();
+    while (inner.cancelling() == 0) {
+      outer.cancel();
+      weft::yield_now();
+    }
+    outer.get();
+    CHECK(seen.load() == 5);
+    CHECK(cancelled_later.load());
   });
 }
 

@@ -66,6 +66,11 @@ class WEFT_API Runtime {
   Task<detail::TaskResultOf<F>> spawn(std::string_view name, F&& fn) {
     return detail::spawn_on(this, std::forward<F>(fn), {.name = name});
   }
+  template <class F>
+  Task<detail::TaskResultOf<F>> spawn(TaskOptions options, F&& fn) {
+    return detail::spawn_on(this, std::forward<F>(fn),
+                            {.name = options.name, .eager = options.eager});
+  }
 
   // Runs fn in a fiber of this runtime and hands its result to a std::future, from any thread
   // (asyncio.run_coroutine_threadsafe). If the task is cancelled (say, by shutdown) the future

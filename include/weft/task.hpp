@@ -1,8 +1,10 @@
 #pragma once
 // Tasks: spawn a callable as a fiber, await it with get(). asyncio's create_task / Task.
+#include <cstdint>
 #include <exception>
 #include <functional>
 #include <string>
+#include <string_view>
 #include <type_traits>
 #include <utility>
 #include <vector>
@@ -12,6 +14,10 @@
 #include "weft/export.hpp"
 
 namespace weft {
+
+// Names a callback given to add_done_callback (std::function cannot be compared, so asyncio's
+// remove_done_callback(fn) takes this instead).
+enum class DoneCallbackId : std::uint64_t {};
 
 // An untyped, shared handle to a task: what current_task(), all_tasks() and done callbacks
 // hand out. Holding one keeps the task's record (not its fiber) alive.
@@ -36,11 +42,20 @@ class WEFT_API TaskRef {
   [[nodiscard]] bool cancelled() const noexcept { return detail::is_cancelled(block_); }
   // Requests cancellation; false if the task is already done.
   bool cancel(std::string message = {}) const { return detail::cancel(block_, std::move(message)); }
+  // asyncio's Task.cancelling() / Task.uncancel() (what Timeout and TaskGroup build on).
+  [[nodiscard]] unsigned cancelling() const noexcept { return detail::cancelling(block_); }
+  unsigned uncancel() const noexcept { return detail::uncancel(block_); }
   [[nodiscard]] std::string name() const { return detail::name_of(block_); }
   void set_name(std::string name) const { detail::set_name(block_, std::move(name)); }
   [[nodiscard]] unsigned long long id() const noexcept { return detail::id_of(block_); }
   // Parks until the task is done, without retrieving its result.
   void wait() const { detail::await_done(block_); }
+  DoneCallbackId add_done_callback(std::function<void(TaskRef)> callback) const {
+    return DoneCallbackId{detail::add_done_callback(block_, std::move(callback))};
+  }
+  bool remove_done_callback(DoneCallbackId id) const {
+    return detail::remove_done_callback(block_, static_cast<std::uint64_t>(id));
+  }
   [[nodiscard]] std::exception_ptr exception() const { return detail::exception_of(block_); }
 
   friend bool operator==(const TaskRef& a, const TaskRef& b) noexcept {
@@ -75,9 +90,11 @@ class Task {
 
   // Awaits the task: parks the calling fiber (blocks a plain thread) until it is done, then
   // returns its result or rethrows its exception (CancelledError if it was cancelled).
-  // May be called once; a second call throws InvalidStateError.
+  // May be called once; a second call throws InvalidStateError. As with asyncio's
+  // `await task`, cancelling the awaiting fiber cancels the task too and waits for it to end
+  // (weft::shield awaits without that).
   T get() {
-    detail::await_done(checked());
+    detail::await_task(checked());
     detail::claim_result(block_);
     return take();
   }
@@ -91,11 +108,20 @@ class Task {
   [[nodiscard]] bool done() const noexcept { return block_ && detail::is_done(block_); }
   [[nodiscard]] bool cancelled() const noexcept { return block_ && detail::is_cancelled(block_); }
   bool cancel(std::string message = {}) { return detail::cancel(checked(), std::move(message)); }
+  // cancel() requests not taken back yet; uncancel() takes one back and returns what is left.
+  [[nodiscard]] unsigned cancelling() const { return detail::cancelling(checked()); }
+  unsigned uncancel() { return detail::uncancel(checked()); }
   [[nodiscard]] std::string name() const { return detail::name_of(checked()); }
   void set_name(std::string name) { detail::set_name(checked(), std::move(name)); }
   [[nodiscard]] unsigned long long id() const { return detail::id_of(checked()); }
-  void add_done_callback(std::function<void(TaskRef)> callback) {
-    detail::add_done_callback(checked(), std::move(callback));
+  // Runs callback(task) once the task is done: on the fiber that finishes it, or at once if it
+  // is done already. Returns an id for remove_done_callback.
+  DoneCallbackId add_done_callback(std::function<void(TaskRef)> callback) {
+    return DoneCallbackId{detail::add_done_callback(checked(), std::move(callback))};
+  }
+  // False if the callback ran already or was removed before.
+  bool remove_done_callback(DoneCallbackId id) {
+    return detail::remove_done_callback(checked(), static_cast<std::uint64_t>(id));
   }
   // Parks until done without retrieving the result.
   void wait() const { detail::await_done(checked()); }
@@ -121,6 +147,17 @@ class Task {
   detail::TaskBlock* block_ = nullptr;
 };
 
+// How to spawn a task: `weft::spawn({.name = "fetch", .eager = true}, fn)`.
+struct TaskOptions {
+  std::string_view name{};
+  // Run the task at once, on the spawning fiber's worker, until its first suspension point
+  // (asyncio's eager_task_factory); the spawner resumes right after. A task that finishes
+  // without suspending is done when spawn() returns.
+  bool eager = false;
+};
+// `weft::spawn(weft::eager, fn)`.
+inline constexpr TaskOptions eager{.eager = true};
+
 namespace detail {
 template <class F>
 Task<TaskResultOf<F>> spawn_on(Runtime* runtime, F&& fn, const SpawnOptions& options) {
@@ -141,6 +178,32 @@ Task<detail::TaskResultOf<F>> spawn(F&& fn) {
 template <class F>
 Task<detail::TaskResultOf<F>> spawn(std::string_view name, F&& fn) {
   return detail::spawn_on(nullptr, std::forward<F>(fn), {.name = name});
+}
+template <class F>
+Task<detail::TaskResultOf<F>> spawn(TaskOptions options, F&& fn) {
+  return detail::spawn_on(nullptr, std::forward<F>(fn),
+                          {.name = options.name, .eager = options.eager});
+}
+
+namespace detail {
+WEFT_API void enter_uncancellable() noexcept;
+WEFT_API void leave_uncancellable() noexcept;
+}  // namespace detail
+
+// Runs fn inline with cancellation held back (Trio's shielded cancel scope): a cancel() or a
+// Timeout expiry that comes meanwhile does not cut fn's waits short; it takes effect at the
+// first suspension point after fn returns. For cleanup that has to wait, such as a destructor
+// that closes a connection gracefully (a CancelledError must never leave a destructor). Outside
+// a fiber it just runs fn.
+template <class F>
+decltype(auto) uncancellable(F&& fn) {
+  struct Section {
+    Section() noexcept { detail::enter_uncancellable(); }
+    ~Section() { detail::leave_uncancellable(); }
+    Section(const Section&) = delete;
+    Section& operator=(const Section&) = delete;
+  } section;
+  return std::forward<F>(fn)();
 }
 
 // asyncio.sleep(0): lets every other ready task on this worker run first. A suspension point

@@ -3,6 +3,7 @@
 // state) is one TaskBlock allocated by the engine with a typed TaskBody placed right after it;
 // templates only see the body and call the exported functions below.
 #include <cstddef>
+#include <cstdint>
 #include <exception>
 #include <functional>
 #include <new>
@@ -127,8 +128,15 @@ class PromiseBody final : public TypedBody<T> {
 
 enum class BlockKind : unsigned char { task, promise };
 
+class GroupCore;  // private: runtime/task_group.hpp
+
 struct SpawnOptions {
   std::string_view name{};
+  // Run the new task at once on the calling worker until its first suspension (asyncio's
+  // eager_task_factory); the spawner continues right after. Ignored outside a fiber.
+  bool eager = false;
+  // The TaskGroup the task belongs to (its failure cancels its siblings, join() waits for it).
+  GroupCore* group = nullptr;
 };
 
 // Allocation: returns the block and, through body_memory, where to construct the body.
@@ -173,16 +181,32 @@ WEFT_API void rethrow_if_failed(TaskBlock* block);
 WEFT_API void claim_result(TaskBlock* block);
 [[nodiscard]] WEFT_API bool is_done(const TaskBlock* block) noexcept;
 [[nodiscard]] WEFT_API bool is_cancelled(const TaskBlock* block) noexcept;
+// Done with an exception other than CancelledError.
+[[nodiscard]] WEFT_API bool is_failed(const TaskBlock* block) noexcept;
 // exception(): nullptr for success; throws CancelledError if cancelled, InvalidStateError if
 // not done.
 [[nodiscard]] WEFT_API std::exception_ptr exception_of(TaskBlock* block);
 
 WEFT_API bool cancel(TaskBlock* block, std::string message);
+// asyncio's Task.cancelling() / Task.uncancel(): cancel() requests not yet taken back. uncancel()
+// returns what is left; at zero a cancellation not yet delivered is withdrawn.
+[[nodiscard]] WEFT_API unsigned cancelling(const TaskBlock* block) noexcept;
+WEFT_API unsigned uncancel(TaskBlock* block) noexcept;
+// Task::get()'s wait: like await_done, but if the awaiting fiber is cancelled meanwhile, the
+// awaited task is cancelled too and waited for (asyncio's `await task`); then CancelledError if
+// it ended cancelled, else its outcome is left for get() and the awaiter's cancellation stays
+// pending until its next suspension point.
+WEFT_API void await_task(TaskBlock* block);
+// Parks until done and ignores cancellation of the waiting fiber (cleanup waits).
+WEFT_API void await_done_uncancellable(TaskBlock* block) noexcept;
 [[nodiscard]] WEFT_API std::string name_of(const TaskBlock* block);
 WEFT_API void set_name(TaskBlock* block, std::string name);
 [[nodiscard]] WEFT_API unsigned long long id_of(const TaskBlock* block) noexcept;
 // Runs callback(task) when the block is done (at once, on the caller, if it already is).
-WEFT_API void add_done_callback(TaskBlock* block, std::function<void(TaskRef)> callback);
+// Returns an id for remove_done_callback (ids are never 0).
+WEFT_API std::uint64_t add_done_callback(TaskBlock* block, std::function<void(TaskRef)> callback);
+// Removes a callback that has not run yet; false if it ran already or the id is unknown.
+WEFT_API bool remove_done_callback(TaskBlock* block, std::uint64_t id) noexcept;
 
 // Promise side: store then complete. Throws InvalidStateError if already completed.
 WEFT_API void begin_set(TaskBlock* block);

@@ -1,0 +1,80 @@
+// Timeout scopes: see runtime/deadline_scope.hpp.
+#include "runtime/deadline_scope.hpp"
+
+#include <chrono>
+
+#include <weft/errors.hpp>
+#include <weft/timeout.hpp>
+
+#include "io/clock.hpp"
+#include "sched/current.hpp"
+#include "sched/task_block.hpp"
+#include "sched/worker.hpp"
+
+namespace weft::detail {
+namespace {
+
+void refresh_deadline(TaskBlock* task) noexcept {
+  std::uint64_t earliest = io::kNoDeadline;
+  for (const DeadlineScope* s = task->scope; s; s = s->parent)
+    if (!s->expired && s->deadline_ns < earliest) earliest = s->deadline_ns;
+  task->scope_deadline = earliest;
+}
+
+}  // namespace
+
+void enter_scope(DeadlineScope& scope, std::uint64_t deadline_ns) {
+  TaskBlock* task = sched::fiber_worker("weft::timeout").current_task();
+  scope.task = task;
+  scope.parent = task->scope;
+  scope.deadline_ns = deadline_ns;
+  scope.cancelling_at_entry = cancelling(task);
+  task->scope = &scope;
+  if (deadline_ns < task->scope_deadline) task->scope_deadline = deadline_ns;
+}
+
+bool leave_scope(DeadlineScope& scope) noexcept {
+  TaskBlock* task = scope.task;
+  // Scopes are RAII objects on the task's stack, so they close innermost first.
+  task->scope = scope.parent;
+  refresh_deadline(task);
+  if (!scope.expired || scope.taken_back) return false;
+  scope.taken_back = true;
+  return uncancel(task) <= scope.cancelling_at_entry;
+}
+
+void reschedule_scope(DeadlineScope& scope, std::uint64_t deadline_ns) {
+  sched::Worker* worker = sched::current_worker();
+  if (!worker || worker->current_task() != scope.task)
+    throw InvalidStateError(
+        "weft::Timeout::reschedule: only the fiber that opened the scope may "
+        "move its deadline");
+  if (scope.expired)
+    throw InvalidStateError("weft::Timeout::reschedule: the scope has already expired");
+  scope.deadline_ns = deadline_ns;
+  refresh_deadline(scope.task);
+}
+
+bool expire_due_scope(TaskBlock* task, std::uint64_t now_ns) {
+  if (task->scope_deadline > now_ns) return false;
+  DeadlineScope* due = nullptr;
+  for (DeadlineScope* s = task->scope; s; s = s->parent)
+    if (!s->expired && (!due || s->deadline_ns < due->deadline_ns)) due = s;
+  if (!due || due->deadline_ns > now_ns) return false;
+  due->expired = true;
+  refresh_deadline(task);
+  request_cancel(task, "weft::timeout: deadline expired", true);
+  return true;
+}
+
+std::uint64_t deadline_ns_of(TimePoint when) noexcept {
+  return when == TimePoint::max() ? io::kNoDeadline : io::to_ns(when);
+}
+
+TimePoint time_point_of(std::uint64_t deadline_ns) noexcept {
+  if (deadline_ns == io::kNoDeadline) return TimePoint::max();
+  return TimePoint(std::chrono::duration_cast<Duration>(
+      std::chrono::nanoseconds(static_cast<std::int64_t>(deadline_ns))));
+}
+
+}  // namespace weft::detail

@@ -1,0 +1,134 @@
+// Generator<T>: a fiber-backed async generator read with range-for.
+#include <atomic>
+#include <chrono>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "runtime_fixture.hpp"
+
+using namespace std::chrono_literals;
+using weft_test::in_runtimes;
+
+TEST_CASE("a generator yields its items in order and may suspend between them") {
+  in_runtimes([] {
+    weft::Generator<int> numbers([](weft::Yield<int>& yield) {
+      for (int i = 0; i < 5; ++i) {
+        weft::sleep(1ms);
+        yield(i);
+        weft::yield_now();
+      }
+    });
+    std::vector<int> got;
+    for (int x : numbers) got.push_back(x);
+    CHECK(got == std::vector<int>{0, 1, 2, 3, 4});
+    CHECK_FALSE(numbers.next().has_value());  // ended
+  });
+}
+
+TEST_CASE("a comprehension over a generator: filter and collect") {
+  in_runtimes([] {
+    weft::Generator<std::string> words([](weft::Yield<std::string>& yield) {
+      for (const char* w : {"alpha", "beta", "gamma", "delta"}) yield(std::string(w));
+    });
+    std::vector<std::string> long_words;
+    for (auto& w : words)
+      if (w.size() > 4) long_words.push_back(w);
+    CHECK(long_words == std::vector<std::string>{"alpha", "gamma", "delta"});
+  });
+}
+
+TEST_CASE("the body runs only when asked: it never runs ahead of the consumer") {
+  in_runtimes([] {
+    std::atomic<int> produced{0};
+    weft::Generator<int> g([&](weft::Yield<int>& yield) {
+      for (int i = 0;; ++i) {
+        ++produced;
+        yield(i);
+      }
+    });
+    CHECK(produced.load() == 0);  // lazy: nothing before the first item is asked for
+    CHECK(g.next() == 0);
+    weft::sleep(2ms);
+    CHECK(produced.load() == 1);
+    CHECK(g.next() == 1);
+    CHECK(produced.load() == 2);
+  });
+}
+
+TEST_CASE("leaving the loop early runs the generator's cleanup") {
+  in_runtimes([] {
+    std::atomic<bool> cleaned{false};
+    {
+      weft::Generator<int> g([&](weft::Yield<int>& yield) {
+        struct Cleanup {
+          std::atomic<bool>& flag;
+          ~Cleanup() { flag = true; }
+        } cleanup{cleaned};
+        for (int i = 0;; ++i) yield(i);
+      });
+      for (int x : g)
+        if (x == 3) break;
+      CHECK_FALSE(cleaned.load());
+    }
+    CHECK(cleaned.load());  // destroyed: the body was cancelled at its yield and unwound
+  });
+}
+
+TEST_CASE("an exception from the body reaches the consumer") {
+  in_runtimes([] {
+    weft::Generator<int> g([](weft::Yield<int>& yield) {
+      yield(1);
+      throw std::runtime_error("generator broke");
+    });
+    std::vector<int> got;
+    CHECK_THROWS_WITH_AS(
+        [&] {
+          for (int x : g) got.push_back(x);
+        }(),
+        "generator broke", std::runtime_error);
+    CHECK(got == std::vector<int>{1});
+  });
+}
+
+TEST_CASE("cancelling the consumer while it waits cancels the body too") {
+  in_runtimes([] {
+    std::atomic<bool> body_cleaned{false};
+    std::atomic<bool> waiting{false};
+    weft::Task<void> consumer = weft::spawn([&] {
+      weft::Generator<int> g([&](weft::Yield<int>& yield) {
+        struct Cleanup {
+          std::atomic<bool>& flag;
+          ~Cleanup() { flag = true; }
+        } cleanup{body_cleaned};
+        yield(1);
+        waiting = true;
+        weft::sleep(1h);
+        yield(2);
+      });
+      for (int x : g) (void)x;
+    });
+    while (!waiting.load()) weft::yield_now();
+    consumer.cancel();
+    CHECK_THROWS_AS(consumer.get(), weft::CancelledError);
+    CHECK(body_cleaned.load());
+  });
+}
+
+TEST_CASE("a generator under a timeout") {
+  in_runtimes([] {
+    weft::Generator<int> slow([](weft::Yield<int>& yield) {
+      for (int i = 0;; ++i) {
+        weft::sleep(5ms);
+        yield(i);
+      }
+    });
+    int seen = 0;
+    CHECK_THROWS_AS(weft::timeout(30ms,
+                                  [&] {
+                                    for (int x : slow) seen = x;
+                                  }),
+                    weft::TimeoutError);
+    CHECK(seen >= 1);
+  });
+}
