@@ -5,6 +5,7 @@
 //   sum = 3
 //   long task cleaning up
 //   long task cancelled: True
+#include <chrono>
 #include <cstdio>
 
 #include <weft/weft.hpp>
@@ -23,11 +24,9 @@ int main() {
     weft::Task<int> b = worker(2);
     std::printf("sum = %d\n", first + b.get());
 
-    weft::Promise<void> never;  // stands in for a long wait until timers land
-    weft::Future<void> forever = never.get_future();
-    weft::Task<void> slow = weft::spawn([&] {
+    weft::Task<void> slow = weft::spawn([] {
       try {
-        forever.get();
+        weft::sleep(std::chrono::hours(1));
       } catch (const weft::CancelledError&) {
         std::printf("long task cleaning up\n");
         throw;
