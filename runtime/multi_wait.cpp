@@ -85,6 +85,14 @@ void take_down(TaskBlock* const* blocks, Link* links, std::size_t count) noexcep
   }
 }
 
+// Hangs `link` on the block's done list unless the block is done already (then false).
+bool hang_on(TaskBlock* block, sched::Waiter& link) noexcept {
+  std::lock_guard guard(block->done_waiters.lock());
+  if (block->has(kDone)) return false;
+  block->done_waiters.push_back(link);
+  return true;
+}
+
 TaskBlock* waiting_task(const char* what) {
   return sched::fiber_worker(what).current_task();
 }
@@ -111,15 +119,8 @@ MultiWaitResult wait_blocks(TaskBlock* const* blocks, std::size_t count, WaitUnt
     Link& link = links[i];
     link.owner = &wait;
     link.index = i;
-    {
-      std::lock_guard guard(blocks[i]->done_waiters.lock());
-      if (!blocks[i]->has(kDone)) {
-        blocks[i]->done_waiters.push_back(link);
-        link.registered = true;
-        continue;
-      }
-    }
-    met = wait.count_done(i);
+    link.registered = hang_on(blocks[i], link);
+    if (!link.registered) met = wait.count_done(i);
   }
   sched::WakeReason why;
   if (met) {
@@ -168,15 +169,8 @@ class CompletionOrder {
       OrderLink& link = links_[i];
       link.owner = this;
       link.index = i;
-      {
-        std::lock_guard guard(blocks_[i]->done_waiters.lock());
-        if (!blocks_[i]->has(kDone)) {
-          blocks_[i]->done_waiters.push_back(link);
-          link.registered = true;
-          continue;
-        }
-      }
-      arrive(i);
+      link.registered = hang_on(blocks_[i], link);
+      if (!link.registered) arrive(i);
     }
   }
   CompletionOrder(const CompletionOrder&) = delete;

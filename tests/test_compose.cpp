@@ -259,15 +259,25 @@ TEST_CASE("wait with a timeout returns what is done, and an empty set is a clear
 
 TEST_CASE("as_completed yields tasks in completion order") {
   in_runtimes([] {
+    // Finishing order 1, 2, 0, forced by gates an opener task opens one after another.
+    Gate gates[3];
     std::vector<weft::Task<int>> tasks;
-    for (int delay : {30, 10, 20})
-      tasks.push_back(weft::spawn([delay] {
-        weft::sleep(std::chrono::milliseconds(delay));
-        return delay;
+    for (int i = 0; i < 3; ++i)
+      tasks.push_back(weft::spawn([&gates, i] {
+        gates[i].future.get();
+        return i;
       }));
+    weft::Task<void> opener = weft::spawn([&] {
+      for (int i : {1, 2, 0}) {
+        weft::sleep(1ms);
+        gates[i].open();
+        tasks[static_cast<std::size_t>(i)].wait();
+      }
+    });
     std::vector<int> order;
     for (auto& t : weft::as_completed(tasks)) order.push_back(t.get());
-    CHECK(order == std::vector<int>{10, 20, 30});
+    CHECK(order == std::vector<int>{1, 2, 0});
+    opener.get();
   });
 }
 
