@@ -67,6 +67,10 @@ bool expire_due_scope(TaskBlock* task, std::uint64_t now_ns) {
   return true;
 }
 
+std::uint64_t deadline_after_ns(std::int64_t nanoseconds) noexcept {
+  return io::deadline_after(std::chrono::nanoseconds(nanoseconds));
+}
+
 std::uint64_t deadline_ns_of(TimePoint when) noexcept {
   return when == TimePoint::max() ? io::kNoDeadline : io::to_ns(when);
 }

@@ -241,8 +241,4 @@ void unwatch_completion(CompletionOrder* order) noexcept {
   delete order;  // NOLINT(cppcoreguidelines-owning-memory)
 }
 
-std::uint64_t deadline_after_ns(std::int64_t nanoseconds) noexcept {
-  return io::deadline_after(std::chrono::nanoseconds(nanoseconds));
-}
-
 }  // namespace weft::detail

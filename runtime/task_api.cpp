@@ -14,10 +14,12 @@ namespace weft {
 
 namespace {
 
-// A suspension point delivers a pending cancel() and the expiry of a Timeout scope.
-void checkpoint(detail::TaskBlock* task) {
+// A suspension point delivers a pending cancel() and, once the fiber has been away (so one
+// clock read per yield), the expiry of a Timeout scope.
+void checkpoint(detail::TaskBlock* task, bool after_switch) {
   if (task->shield_depth != 0) return;  // held back until the uncancellable section ends
-  if (task->scope_deadline != io::kNoDeadline) detail::expire_due_scope(task, io::now_ns());
+  if (after_switch && task->scope_deadline != io::kNoDeadline)
+    detail::expire_due_scope(task, io::now_ns());
   detail::deliver_pending_cancel(task);
 }
 
@@ -26,10 +28,10 @@ void checkpoint(detail::TaskBlock* task) {
 void yield_now() {
   sched::Worker& worker = sched::fiber_worker("yield_now()");
   detail::TaskBlock* task = worker.current_task();
-  checkpoint(task);
+  checkpoint(task, false);
   worker.suspend_current(sched::AfterSwitch::yield);
   // Resumed, maybe elsewhere; a cancel() that came while we were queued is delivered here.
-  checkpoint(task);
+  checkpoint(task, true);
 }
 
 namespace detail {

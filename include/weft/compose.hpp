@@ -160,13 +160,6 @@ std::vector<TaskBlock*> blocks_of(R& tasks) {
   return blocks;
 }
 
-template <class Rep, class Period>
-std::uint64_t deadline_ns_after(std::chrono::duration<Rep, Period> d) noexcept {
-  const auto ns = std::chrono::ceil<std::chrono::nanoseconds>(d);
-  if (ns.count() > 0 && static_cast<double>(ns.count()) >= 9.2e18) return UINT64_MAX;
-  return deadline_after_ns(static_cast<std::int64_t>(ns.count()));
-}
-
 inline bool succeeded(const TaskBlock* block) noexcept {
   return is_done(block) && !is_cancelled(block) && !is_failed(block);
 }

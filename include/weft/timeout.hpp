@@ -6,7 +6,7 @@
 // TimeoutError, so an inner scope lets an outer one's expiry through as CancelledError, and an
 // outside cancel() stays a CancelledError. A scope that does not expire costs a few stores: no
 // timer is armed unless the fiber parks while it is open.
-#include <concepts>
+#include <chrono>
 #include <cstdint>
 #include <type_traits>
 #include <utility>
@@ -34,8 +34,22 @@ WEFT_API void enter_scope(DeadlineScope& scope, std::uint64_t deadline_ns);
 // CancelledError leaving the scope is this scope's expiry (to become TimeoutError).
 WEFT_API bool leave_scope(DeadlineScope& scope) noexcept;
 WEFT_API void reschedule_scope(DeadlineScope& scope, std::uint64_t deadline_ns);
+// now + nanoseconds, saturating (one clock read).
+[[nodiscard]] WEFT_API std::uint64_t deadline_after_ns(std::int64_t nanoseconds) noexcept;
+// now + d, saturating: hours::max() and the like mean "no deadline".
+template <class Rep, class Period>
+[[nodiscard]] std::uint64_t deadline_ns_after(std::chrono::duration<Rep, Period> d) noexcept {
+  const auto ns = std::chrono::ceil<std::chrono::nanoseconds>(d);
+  if (static_cast<double>(ns.count()) >= 9.2e18) return UINT64_MAX;
+  return deadline_after_ns(static_cast<std::int64_t>(ns.count()));
+}
 [[nodiscard]] WEFT_API std::uint64_t deadline_ns_of(TimePoint when) noexcept;
 [[nodiscard]] WEFT_API TimePoint time_point_of(std::uint64_t deadline_ns) noexcept;
+}  // namespace detail
+
+namespace detail {
+template <class F>
+decltype(auto) run_until(std::uint64_t deadline_ns, F&& fn);
 }  // namespace detail
 
 // The scope a callable given to timeout()/timeout_at() may take as its argument. Only the fiber
@@ -59,8 +73,8 @@ class Timeout {
 
  private:
   template <class F>
-  friend decltype(auto) timeout_at(TimePoint when, F&& fn);
-  explicit Timeout(TimePoint when) { detail::enter_scope(scope_, detail::deadline_ns_of(when)); }
+  friend decltype(auto) detail::run_until(std::uint64_t deadline_ns, F&& fn);
+  explicit Timeout(std::uint64_t deadline_ns) { detail::enter_scope(scope_, deadline_ns); }
   ~Timeout() {
     if (open_) (void)detail::leave_scope(scope_);
   }
@@ -73,11 +87,10 @@ class Timeout {
   bool open_ = true;
 };
 
-// asyncio.timeout_at(when): runs fn() or fn(Timeout&) in the calling fiber and returns its
-// result; TimeoutError if `when` passes first. Outside a fiber: std::logic_error.
+namespace detail {
 template <class F>
-decltype(auto) timeout_at(TimePoint when, F&& fn) {
-  Timeout scope(when);
+decltype(auto) run_until(std::uint64_t deadline_ns, F&& fn) {
+  Timeout scope(deadline_ns);
   try {
     if constexpr (std::is_invocable_v<F&&, Timeout&>) {
       return std::forward<F>(fn)(scope);
@@ -89,15 +102,19 @@ decltype(auto) timeout_at(TimePoint when, F&& fn) {
     throw;
   }
 }
+}  // namespace detail
+
+// asyncio.timeout_at(when): runs fn() or fn(Timeout&) in the calling fiber and returns its
+// result; TimeoutError if `when` passes first. Outside a fiber: std::logic_error.
+template <class F>
+decltype(auto) timeout_at(TimePoint when, F&& fn) {
+  return detail::run_until(detail::deadline_ns_of(when), std::forward<F>(fn));
+}
 
 // asyncio.timeout(delay): the deadline is now() + delay (saturating: a huge delay is none).
 template <class Rep, class Period, class F>
 decltype(auto) timeout(std::chrono::duration<Rep, Period> delay, F&& fn) {
-  const auto ns = std::chrono::ceil<std::chrono::nanoseconds>(delay);
-  const auto room = TimePoint::max() - now();
-  const TimePoint when =
-      ns >= room ? TimePoint::max() : now() + std::chrono::duration_cast<Duration>(ns);
-  return timeout_at(when, std::forward<F>(fn));
+  return detail::run_until(detail::deadline_ns_after(delay), std::forward<F>(fn));
 }
 
 }  // namespace weft

@@ -37,6 +37,4 @@ class CompletionOrder;
                                                   std::uint64_t deadline_ns);
 WEFT_API void unwatch_completion(CompletionOrder* order) noexcept;
 
-[[nodiscard]] WEFT_API std::uint64_t deadline_after_ns(std::int64_t nanoseconds) noexcept;
-
 }  // namespace weft::detail
