@@ -7,6 +7,7 @@
 #include "weft/generator.hpp"
 #include "weft/net.hpp"
 #include "weft/runtime.hpp"
+#include "weft/sync.hpp"
 #include "weft/task.hpp"
 #include "weft/task_group.hpp"
 #include "weft/time.hpp"

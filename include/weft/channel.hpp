@@ -1,0 +1,154 @@
+#pragma once
+// Channel<T>: a bounded multi-producer multi-consumer channel (Go's buffered chan, Tokio's
+// mpsc, but with many receivers). send() parks while full; recv() parks while empty and returns
+// std::nullopt once the channel is closed and drained; close() wakes everyone. A range-for
+// receives until then:
+//
+//   weft::Channel<int> ch(16);
+//   weft::spawn([&] { for (int i = 0; i < 3; ++i) ch.send(i); ch.close(); });
+//   for (int x : ch) use(x);
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <iterator>
+#include <mutex>
+#include <optional>
+#include <stdexcept>
+#include <utility>
+
+#include "weft/detail/queue_core.hpp"
+#include "weft/errors.hpp"
+#include "weft/time.hpp"
+
+namespace weft {
+
+// send() on a closed channel.
+class WEFT_API ChannelClosed : public std::runtime_error {
+ public:
+  ChannelClosed() : std::runtime_error("weft::ChannelClosed: send on a closed channel") {}
+};
+
+namespace detail {
+[[nodiscard]] WEFT_API std::uint64_t deadline_of(Duration timeout) noexcept;
+}
+
+template <class T>
+class Channel {
+  using Side = detail::QueueCore::Side;
+
+ public:
+  // capacity >= 1 (std::invalid_argument otherwise).
+  explicit Channel(std::size_t capacity) : capacity_(capacity) {
+    if (capacity == 0) throw std::invalid_argument("weft::Channel: capacity must be at least 1");
+  }
+  Channel(const Channel&) = delete;
+  Channel& operator=(const Channel&) = delete;
+
+  // Parks while full; ChannelClosed once closed.
+  void send(T value) { send_until(std::move(value), UINT64_MAX); }
+  void send(T value, Duration timeout) {
+    send_until(std::move(value), detail::deadline_of(timeout));
+  }
+  // False if full; ChannelClosed once closed. From any thread.
+  [[nodiscard]] bool try_send(T& value) {
+    std::unique_lock held(core_);
+    if (closed_) throw ChannelClosed();
+    if (items_.size() >= capacity_) return false;
+    push_locked(std::move(value));
+    return true;
+  }
+
+  // Parks while empty; nullopt once closed and drained.
+  std::optional<T> recv() { return recv_until(UINT64_MAX); }
+  // TimeoutError if nothing came within `timeout`.
+  std::optional<T> recv(Duration timeout) { return recv_until(detail::deadline_of(timeout)); }
+  // nullopt if empty right now (or closed and drained).
+  std::optional<T> try_recv() {
+    std::unique_lock held(core_);
+    if (items_.empty()) return std::nullopt;
+    return pop_locked();
+  }
+
+  // No more sends; receivers drain what is buffered, then get nullopt. Idempotent.
+  void close() noexcept {
+    std::unique_lock held(core_);
+    closed_ = true;
+    core_.notify_all(Side::getters);
+    core_.notify_all(Side::putters);
+  }
+  [[nodiscard]] bool closed() const {
+    std::unique_lock held(core_);
+    return closed_;
+  }
+  [[nodiscard]] std::size_t size() const {
+    std::unique_lock held(core_);
+    return items_.size();
+  }
+  [[nodiscard]] std::size_t capacity() const noexcept { return capacity_; }
+
+  class iterator {
+   public:
+    using value_type = T;
+    using difference_type = std::ptrdiff_t;
+    iterator() = default;
+    T& operator*() const { return *channel_->current_; }
+    iterator& operator++() {
+      channel_->current_ = channel_->recv();
+      if (!channel_->current_) channel_ = nullptr;
+      return *this;
+    }
+    void operator++(int) { ++*this; }
+    friend bool operator==(const iterator& it, std::default_sentinel_t) noexcept {
+      return it.channel_ == nullptr;
+    }
+
+   private:
+    friend class Channel;
+    explicit iterator(Channel* channel) : channel_(channel) { ++*this; }
+    Channel* channel_ = nullptr;
+  };
+  // Receives until closed and drained. One loop at a time per Channel object.
+  iterator begin() { return iterator(this); }
+  std::default_sentinel_t end() const noexcept { return {}; }
+
+ private:
+  void push_locked(T&& value) {
+    items_.push_back(std::move(value));
+    core_.notify_one(Side::getters);
+  }
+  T pop_locked() {
+    T value = std::move(items_.front());
+    items_.pop_front();
+    core_.notify_one(Side::putters);
+    return value;
+  }
+  void send_until(T&& value, std::uint64_t deadline_ns) {
+    std::unique_lock held(core_);
+    for (;;) {
+      if (closed_) throw ChannelClosed();
+      if (items_.size() < capacity_) break;
+      if (!core_.wait(held, Side::putters, deadline_ns, "sending on a full Channel") &&
+          items_.size() >= capacity_ && !closed_)
+        throw TimeoutError("weft::Channel::send: still full at the timeout");
+    }
+    push_locked(std::move(value));
+  }
+  std::optional<T> recv_until(std::uint64_t deadline_ns) {
+    std::unique_lock held(core_);
+    while (items_.empty()) {
+      if (closed_) return std::nullopt;
+      if (!core_.wait(held, Side::getters, deadline_ns, "receiving from an empty Channel") &&
+          items_.empty() && !closed_)
+        throw TimeoutError("weft::Channel::recv: nothing arrived before the timeout");
+    }
+    return pop_locked();
+  }
+
+  mutable detail::QueueCore core_;
+  std::deque<T> items_;
+  const std::size_t capacity_;
+  bool closed_ = false;
+  std::optional<T> current_;
+};
+
+}  // namespace weft

@@ -1,0 +1,40 @@
+#pragma once
+// The untyped half of weft's queues and channels: one lock and the lists of fibers waiting to
+// get, to put, and to join. The typed half (weft/queue.hpp, weft/channel.hpp) keeps the items
+// under this lock.
+#include <cstdint>
+#include <mutex>
+
+#include "weft/detail/wait_list_storage.hpp"
+#include "weft/export.hpp"
+
+namespace weft::detail {
+
+class WEFT_API QueueCore {
+ public:
+  enum class Side : unsigned char { getters, putters, joiners };
+
+  QueueCore() noexcept;
+  ~QueueCore();
+  QueueCore(const QueueCore&) = delete;
+  QueueCore& operator=(const QueueCore&) = delete;
+
+  // The queue's lock (a spin lock: held for a few instructions, never across a park).
+  void lock() noexcept;
+  void unlock() noexcept;
+
+  // With the lock held through `held`: parks on `side` until notified (true) or deadline_ns
+  // passes (false); throws CancelledError. Returns with the lock held (after a throw, `held`
+  // no longer holds it). The caller checks its condition again: a notification only says it
+  // may hold now.
+  bool wait(std::unique_lock<QueueCore>& held, Side side, std::uint64_t deadline_ns,
+            const char* what);
+  // With the lock held: wakes the first waiter of `side` that can still be woken.
+  bool notify_one(Side side) noexcept;
+  void notify_all(Side side) noexcept;
+
+ private:
+  WaitListStorage lists_[3];
+};
+
+}  // namespace weft::detail

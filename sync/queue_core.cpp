@@ -1,0 +1,60 @@
+// QueueCore: the getters list's own lock is the queue's lock; the other two lists are guarded
+// by it as well (their own locks are never taken).
+#include <weft/detail/queue_core.hpp>
+#include <weft/errors.hpp>
+
+#include "sync/wait_on.hpp"
+
+namespace weft::detail {
+namespace {
+
+sync::WaitList& list_of(WaitListStorage* lists, QueueCore::Side side) noexcept {
+  return sync::list_in(lists[static_cast<unsigned>(side)]);
+}
+
+}  // namespace
+
+QueueCore::QueueCore() noexcept {
+  for (auto& list : lists_) sync::create_list(list);
+}
+
+QueueCore::~QueueCore() {
+  for (auto& list : lists_) sync::destroy_list(list);
+}
+
+void QueueCore::lock() noexcept {
+  list_of(lists_, Side::getters).lock().lock();
+}
+
+void QueueCore::unlock() noexcept {
+  list_of(lists_, Side::getters).lock().unlock();
+}
+
+bool QueueCore::wait(std::unique_lock<QueueCore>& held, Side side, std::uint64_t deadline_ns,
+                     const char* what) {
+  TaskBlock* self = sync::waiting_task(what);
+  sync::WaitList& list = list_of(lists_, side);
+  sched::Waiter waiter(self);
+  list.push_back(waiter);
+  held.unlock();
+  const sched::WakeReason why = io::park_until(waiter, what, deadline_ns);
+  held.lock();
+  list.remove(waiter);
+  if (why == sched::WakeReason::cancelled) {
+    // A waiter that leaves passes on nothing: notifications that found it gone went on to the
+    // next waiter (Waiter::fire has one winner).
+    held.unlock();
+    throw_cancelled(self);
+  }
+  return why == sched::WakeReason::notified;
+}
+
+bool QueueCore::notify_one(Side side) noexcept {
+  return list_of(lists_, side).notify_one();
+}
+
+void QueueCore::notify_all(Side side) noexcept {
+  list_of(lists_, side).notify_all();
+}
+
+}  // namespace weft::detail

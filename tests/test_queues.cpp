@@ -1,0 +1,192 @@
+// Queue, LifoQueue, PriorityQueue and Channel.
+#include <atomic>
+#include <chrono>
+#include <functional>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "runtime_fixture.hpp"
+
+using namespace std::chrono_literals;
+using weft_test::in_runtimes;
+
+TEST_CASE("Queue: FIFO, maxsize, qsize/empty/full, try_put/try_get") {
+  in_runtimes([] {
+    weft::Queue<int> q(2);
+    CHECK(q.empty());
+    CHECK(q.maxsize() == 2);
+    q.put(1);
+    q.try_put(2);
+    CHECK(q.full());
+    CHECK(q.qsize() == 2);
+    CHECK_THROWS_AS(q.try_put(3), weft::QueueFull);
+    CHECK(q.get() == 1);
+    CHECK(q.try_get() == 2);
+    CHECK_THROWS_AS(q.try_get(), weft::QueueEmpty);
+    CHECK_THROWS_AS(q.get(2ms), weft::TimeoutError);
+    q.put(4);
+    q.put(5);
+    CHECK_THROWS_AS(q.put(6, 2ms), weft::TimeoutError);
+  });
+}
+
+TEST_CASE("Queue: put parks while full and get parks while empty, across workers") {
+  in_runtimes([] {
+    weft::Queue<int> q(1);
+    weft::Task<long> consumer = weft::spawn([&] {
+      long sum = 0;
+      for (int i = 0; i < 1000; ++i) sum += q.get();
+      return sum;
+    });
+    for (int i = 0; i < 1000; ++i) q.put(i);
+    CHECK(consumer.get() == 999L * 1000 / 2);
+  });
+}
+
+TEST_CASE("LifoQueue and PriorityQueue order") {
+  in_runtimes([] {
+    weft::LifoQueue<int> lifo;
+    for (int i : {1, 2, 3}) lifo.put(i);
+    CHECK(lifo.get() == 3);
+    CHECK(lifo.get() == 2);
+    CHECK(lifo.get() == 1);
+
+    weft::PriorityQueue<int> smallest_first;
+    for (int i : {5, 1, 4, 2, 3}) smallest_first.put(i);
+    std::vector<int> out;
+    while (!smallest_first.empty()) out.push_back(smallest_first.get());
+    CHECK(out == std::vector<int>{1, 2, 3, 4, 5});
+
+    weft::PriorityQueue<std::string, std::greater<std::string>> largest_first;
+    for (const char* s : {"b", "c", "a"}) largest_first.put(s);
+    CHECK(largest_first.get() == "c");
+  });
+}
+
+TEST_CASE("Queue: task_done and join") {
+  in_runtimes([] {
+    weft::Queue<int> q;
+    std::atomic<int> handled{0};
+    for (int i = 0; i < 20; ++i) q.put(i);
+    std::vector<weft::Task<void>> workers;
+    for (int w = 0; w < 3; ++w)
+      workers.push_back(weft::spawn([&] {
+        for (;;) {
+          (void)q.get();
+          weft::sleep(100us);
+          ++handled;
+          q.task_done();
+        }
+      }));
+    q.join();
+    CHECK(handled.load() == 20);
+    for (auto& w : workers) w.cancel();
+    for (auto& w : workers) CHECK_THROWS_AS(w.get(), weft::CancelledError);
+    CHECK_THROWS_AS(q.task_done(), std::invalid_argument);
+  });
+}
+
+TEST_CASE("Queue: shutdown wakes getters and putters, immediate drops the items") {
+  in_runtimes([] {
+    weft::Queue<int> q(1);
+    weft::Queue<int> empty;
+    weft::Task<void> parked_getter = weft::spawn([&] { (void)empty.get(); });
+    weft::sleep(1ms);
+    empty.shutdown();
+    CHECK_THROWS_AS(parked_getter.get(), weft::QueueShutDown);
+    CHECK_THROWS_AS(empty.put(1), weft::QueueShutDown);
+
+    q.put(1);
+    weft::Task<void> parked_putter = weft::spawn([&] { q.put(2); });
+    weft::sleep(1ms);
+    q.shutdown();  // not immediate: what is queued can still be read
+    CHECK_THROWS_AS(parked_putter.get(), weft::QueueShutDown);
+    CHECK(q.get() == 1);
+    CHECK_THROWS_AS(q.get(), weft::QueueShutDown);
+
+    weft::Queue<int> dropped;
+    dropped.put(1);
+    dropped.put(2);
+    dropped.shutdown(true);
+    CHECK(dropped.qsize() == 0);
+    dropped.join();  // the dropped items count as done
+    CHECK_THROWS_AS(dropped.try_get(), weft::QueueShutDown);
+  });
+}
+
+TEST_CASE("Queue::put_nowait from a plain std::thread wakes a fiber") {
+  in_runtimes([] {
+    weft::Queue<int> q;
+    weft::Task<int> getter = weft::spawn([&] { return q.get() + q.get(); });
+    std::thread producer([&] {
+      std::this_thread::sleep_for(2ms);
+      q.put_nowait(20);
+      q.put_nowait(22);
+    });
+    CHECK(getter.get() == 42);
+    producer.join();
+  });
+}
+
+TEST_CASE("Queue: a cancelled or timed-out getter takes no item") {
+  in_runtimes([] {
+    weft::Queue<int> q;
+    weft::Task<int> cancelled = weft::spawn([&] { return q.get(); });
+    weft::Task<int> timed_out = weft::spawn([&] { return q.get(3ms); });
+    weft::sleep(1ms);
+    cancelled.cancel();
+    CHECK_THROWS_AS(cancelled.get(), weft::CancelledError);
+    CHECK_THROWS_AS(timed_out.get(), weft::TimeoutError);
+    q.put(7);
+    CHECK(q.qsize() == 1);
+    CHECK(q.get() == 7);
+  });
+}
+
+TEST_CASE("Channel: send/recv, close drains then ends, range-for") {
+  in_runtimes([] {
+    weft::Channel<int> ch(4);
+    weft::Task<void> producer = weft::spawn([&] {
+      for (int i = 0; i < 100; ++i) ch.send(i);
+      ch.close();
+    });
+    int expected = 0;
+    for (int x : ch) CHECK(x == expected++);
+    CHECK(expected == 100);
+    producer.get();
+    CHECK_FALSE(ch.recv().has_value());
+    CHECK_THROWS_AS(ch.send(1), weft::ChannelClosed);
+    CHECK(ch.closed());
+
+    weft::Channel<std::string> one(1);
+    std::string hello = "hello";
+    CHECK(one.try_send(hello));
+    std::string again = "again";
+    CHECK_FALSE(one.try_send(again));
+    CHECK(one.try_recv() == "hello");
+    CHECK_FALSE(one.try_recv().has_value());
+    CHECK_THROWS_AS(one.recv(2ms), weft::TimeoutError);
+    CHECK_THROWS_AS(weft::Channel<int>(0), std::invalid_argument);
+  });
+}
+
+TEST_CASE("Channel: close wakes parked receivers and senders") {
+  in_runtimes([] {
+    weft::Channel<int> ch(1);
+    weft::Task<std::optional<int>> receiver = weft::spawn([&] { return ch.recv(); });
+    weft::sleep(1ms);
+    ch.close();
+    CHECK_FALSE(receiver.get().has_value());
+
+    weft::Channel<int> full(1);
+    full.send(1);
+    weft::Task<void> sender = weft::spawn([&] { full.send(2); });
+    weft::sleep(1ms);
+    full.close();
+    CHECK_THROWS_AS(sender.get(), weft::ChannelClosed);
+    CHECK(full.recv() == 1);  // what was sent before close is still delivered
+  });
+}
