@@ -4,6 +4,7 @@
 #include <array>
 #include <atomic>
 #include <cstdio>
+#include <memory>
 #include <optional>
 #include <utility>
 #include <vector>
@@ -31,40 +32,20 @@ std::uint64_t skynet_node(std::uint64_t num, std::uint64_t size) {
 }
 
 // ---- ping_pong
-// weft has no Channel yet, so each message is a one-shot Promise, and each message carries the
-// promise for the answer: the receiver creates it, so every promise is owned (and destroyed) by
-// the fiber that satisfies it, never by the one that reads it.
+// Two one-slot channels per pair, like the Go peer's make(chan int64, 1) and Tokio's mpsc(1).
 
-struct Pong;
-struct Ping {
-  std::uint64_t value = 0;
-  Promise<Pong> reply;
-};
-struct Pong {
-  std::uint64_t value = 0;
-  std::optional<Promise<Ping>> next;  // where the next ping goes; empty after the last round
-};
-
-void ponger(Future<Ping> inbox, std::uint64_t rounds) {
-  for (std::uint64_t r = 0; r < rounds; ++r) {
-    Ping ping = inbox.get();
-    Pong pong{ping.value + 1, std::nullopt};
-    if (r + 1 < rounds) inbox = pong.next.emplace().get_future();
-    ping.reply.set_value(std::move(pong));
-  }
-}
-
-std::uint64_t pinger(Promise<Ping> outbox, std::uint64_t rounds) {
+std::uint64_t pinger(Channel<std::uint64_t>& ping, Channel<std::uint64_t>& pong,
+                     std::uint64_t rounds) {
   std::uint64_t sum = 0;
   for (std::uint64_t r = 0; r < rounds; ++r) {
-    Promise<Pong> reply;
-    Future<Pong> answer = reply.get_future();
-    outbox.set_value(Ping{r, std::move(reply)});
-    Pong pong = answer.get();
-    sum += pong.value;
-    if (pong.next) outbox = std::move(*pong.next);
+    ping.send(r);
+    sum += *pong.recv();
   }
   return sum;
+}
+
+void ponger(Channel<std::uint64_t>& ping, Channel<std::uint64_t>& pong, std::uint64_t rounds) {
+  for (std::uint64_t r = 0; r < rounds; ++r) pong.send(*ping.recv() + 1);
 }
 
 // ---- chained_spawn
@@ -150,18 +131,26 @@ Outcome yield_many(std::uint64_t tasks, std::uint64_t yields) {
 }
 
 Outcome ping_pong(std::uint64_t pairs, std::uint64_t rounds) {
+  struct Pair {
+    Channel<std::uint64_t> ping{1};
+    Channel<std::uint64_t> pong{1};
+  };
+  std::vector<std::unique_ptr<Pair>> channels;
+  channels.reserve(pairs);
+  for (std::uint64_t p = 0; p < pairs; ++p) channels.push_back(std::make_unique<Pair>());
   std::vector<Task<std::uint64_t>> pingers;
+  std::vector<Task<void>> pongers;
   pingers.reserve(pairs);
+  pongers.reserve(pairs);
   const auto start = Clock::now();
-  for (std::uint64_t p = 0; p < pairs; ++p) {
-    Promise<Ping> first;
-    Future<Ping> inbox = first.get_future();
-    spawn([inbox = std::move(inbox), rounds]() mutable { ponger(std::move(inbox), rounds); });
-    pingers.push_back(spawn(
-        [first = std::move(first), rounds]() mutable { return pinger(std::move(first), rounds); }));
+  for (auto& pair : channels) {
+    Pair* p = pair.get();
+    pongers.push_back(spawn([p, rounds] { ponger(p->ping, p->pong, rounds); }));
+    pingers.push_back(spawn([p, rounds] { return pinger(p->ping, p->pong, rounds); }));
   }
   std::uint64_t sum = 0;
   for (auto& handle : pingers) sum += handle.get();
+  for (auto& handle : pongers) handle.get();
   const auto wall = Clock::now() - start;
   const std::uint64_t want = pairs * (rounds * (rounds + 1) / 2);
   return {wall, pairs * rounds, sum == want, "pairs=" + std::to_string(pairs)};
