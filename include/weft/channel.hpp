@@ -16,6 +16,7 @@
 #include <stdexcept>
 #include <utility>
 
+#include "weft/detail/pull_iterator.hpp"
 #include "weft/detail/queue_core.hpp"
 #include "weft/errors.hpp"
 #include "weft/time.hpp"
@@ -86,32 +87,17 @@ class Channel {
   }
   [[nodiscard]] std::size_t capacity() const noexcept { return capacity_; }
 
-  class iterator {
-   public:
-    using value_type = T;
-    using difference_type = std::ptrdiff_t;
-    iterator() = default;
-    T& operator*() const { return *channel_->current_; }
-    iterator& operator++() {
-      channel_->current_ = channel_->recv();
-      if (!channel_->current_) channel_ = nullptr;
-      return *this;
-    }
-    void operator++(int) { ++*this; }
-    friend bool operator==(const iterator& it, std::default_sentinel_t) noexcept {
-      return it.channel_ == nullptr;
-    }
-
-   private:
-    friend class Channel;
-    explicit iterator(Channel* channel) : channel_(channel) { ++*this; }
-    Channel* channel_ = nullptr;
-  };
+  using iterator = detail::PullIterator<Channel, T>;
   // Receives until closed and drained. One loop at a time per Channel object.
   iterator begin() { return iterator(this); }
   std::default_sentinel_t end() const noexcept { return {}; }
 
  private:
+  friend iterator;
+  T* pull() {
+    current_ = recv();
+    return current_ ? &*current_ : nullptr;
+  }
   void push_locked(T&& value) {
     items_.push_back(std::move(value));
     core_.notify_one(Side::getters);

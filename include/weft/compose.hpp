@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "weft/detail/multi_wait.hpp"
+#include "weft/detail/pull_iterator.hpp"
 #include "weft/errors.hpp"
 #include "weft/task.hpp"
 #include "weft/time.hpp"
@@ -312,28 +313,7 @@ class AsCompleted {
   AsCompleted(const AsCompleted&) = delete;
   AsCompleted& operator=(const AsCompleted&) = delete;
 
-  class iterator {
-   public:
-    using value_type = TaskT;
-    using difference_type = std::ptrdiff_t;
-    iterator() = default;
-    TaskT& operator*() const { return *current_; }
-    TaskT* operator->() const { return current_; }
-    iterator& operator++() {
-      current_ = owner_->next();
-      return *this;
-    }
-    void operator++(int) { ++*this; }
-    friend bool operator==(const iterator& it, std::default_sentinel_t) noexcept {
-      return it.current_ == nullptr;
-    }
-
-   private:
-    friend class AsCompleted;
-    explicit iterator(AsCompleted* owner) : owner_(owner), current_(owner->next()) {}
-    AsCompleted* owner_ = nullptr;
-    TaskT* current_ = nullptr;
-  };
+  using iterator = detail::PullIterator<AsCompleted, TaskT>;
 
   // Parks until the first task is done.
   iterator begin() { return iterator(this); }
@@ -341,7 +321,8 @@ class AsCompleted {
   [[nodiscard]] std::size_t size() const noexcept { return index_.size(); }
 
  private:
-  TaskT* next() {
+  friend iterator;
+  TaskT* pull() {
     if (handed_out_ == index_.size()) return nullptr;
     const std::size_t i = detail::next_completed(order_, deadline_ns_);
     ++handed_out_;

@@ -19,6 +19,7 @@
 #include <type_traits>
 #include <utility>
 
+#include "weft/detail/pull_iterator.hpp"
 #include "weft/detail/task_block.hpp"
 #include "weft/export.hpp"
 #include "weft/task.hpp"
@@ -105,34 +106,18 @@ class Generator {
     detail::await_done_uncancellable(state_->task.block());
   }
 
-  class iterator {
-   public:
-    using value_type = T;
-    using difference_type = std::ptrdiff_t;
-    iterator() = default;
-    T& operator*() const { return *owner_->current_; }
-    T* operator->() const { return &*owner_->current_; }
-    iterator& operator++() {
-      owner_->current_ = owner_->next();
-      if (!owner_->current_) owner_ = nullptr;
-      return *this;
-    }
-    void operator++(int) { ++*this; }
-    friend bool operator==(const iterator& it, std::default_sentinel_t) noexcept {
-      return it.owner_ == nullptr;
-    }
-
-   private:
-    friend class Generator;
-    explicit iterator(Generator* owner) : owner_(owner) { ++*this; }
-    Generator* owner_ = nullptr;
-  };
+  using iterator = detail::PullIterator<Generator, T>;
 
   // Starts the body (at the first call) and parks until its first item.
   iterator begin() { return iterator(this); }
   std::default_sentinel_t end() const noexcept { return {}; }
 
  private:
+  friend iterator;
+  T* pull() {
+    current_ = next();
+    return current_ ? &*current_ : nullptr;
+  }
   struct BodyBase {
     virtual ~BodyBase() = default;
     virtual void run(Yield<T>& yield) = 0;
