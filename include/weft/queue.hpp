@@ -174,7 +174,6 @@ class BasicQueue {
         throw TimeoutError("weft::Queue::put: still full at the timeout");
     }
     push_locked(std::move(item));
-    // A getter woken for an earlier item may have left; wake another if items wait.
   }
   T get_until(std::uint64_t deadline_ns) {
     std::unique_lock held(core_);

@@ -153,6 +153,9 @@ class WEFT_API Semaphore {
   [[nodiscard]] bool try_acquire() noexcept;
   // From any thread.
   virtual void release();
+  // BasicLockable, so `std::lock_guard permit(sem);` is asyncio's `async with sem:`.
+  void lock() { acquire(); }
+  void unlock() { release(); }
   // No permit left (asyncio's locked()).
   [[nodiscard]] bool locked() const noexcept { return value_.load(std::memory_order_acquire) == 0; }
   [[nodiscard]] std::size_t value() const noexcept {
