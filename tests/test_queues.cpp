@@ -190,3 +190,78 @@ TEST_CASE("Channel: close wakes parked receivers and senders") {
     CHECK(full.recv() == 1);  // what was sent before close is still delivered
   });
 }
+
+TEST_CASE("Queue::join with a timeout") {
+  in_runtimes([] {
+    weft::Queue<int> q;
+    q.put(1);
+    CHECK_THROWS_AS(q.join(2ms), weft::TimeoutError);
+    (void)q.get();
+    q.task_done();
+    q.join(1ms);
+  });
+}
+
+// The cancellation matrix: a waiter cancelled before it parks (the request is pending when it
+// calls), while parked, and racing with the wake-up (cancel and hand-off issued back to back
+// from another fiber, in both orders). Whatever wins, nothing is lost: a waiter either got what
+// was handed over (and its cancellation stays pending) or left without it.
+TEST_CASE("cancellation matrix: Lock, Semaphore, Queue and Channel waiters") {
+  in_runtimes([] {
+    // Before park: the request is already pending when the wait starts.
+    {
+      weft::Lock lock;
+      lock.lock();
+      weft::Task<void> t = weft::spawn([&] {
+        weft::current_task().cancel("early");
+        lock.lock();
+      });
+      CHECK_THROWS_WITH_AS(t.get(), "early", weft::CancelledError);
+      lock.unlock();
+      CHECK_FALSE(lock.locked());
+    }
+    // While parked, and racing with the hand-off in both orders.
+    for (int order = 0; order < 2; ++order) {
+      for (int round = 0; round < 50; ++round) {
+        weft::Semaphore sem(0);
+        weft::Queue<int> q;
+        weft::Channel<int> ch(1);
+        std::atomic<int> sem_got{0};
+        std::atomic<int> q_got{0};
+        std::atomic<int> ch_got{0};
+        weft::Task<void> a = weft::spawn([&] {
+          sem.acquire();
+          ++sem_got;
+        });
+        weft::Task<void> b = weft::spawn([&] { q_got += q.get(); });
+        weft::Task<void> c = weft::spawn([&] { ch_got += *ch.recv(); });
+        for (int i = 0; i < round % 3; ++i) weft::yield_now();
+        if (order == 0) {
+          a.cancel();
+          b.cancel();
+          c.cancel();
+          sem.release();
+          q.put(1);
+          ch.send(1);
+        } else {
+          sem.release();
+          q.put(1);
+          ch.send(1);
+          a.cancel();
+          b.cancel();
+          c.cancel();
+        }
+        for (auto* t : {&a, &b, &c}) {
+          try {
+            t->get();
+          } catch (const weft::CancelledError&) {
+          }
+        }
+        // The permit / item went to the waiter or is still there: never both, never neither.
+        CHECK(sem_got.load() + static_cast<int>(sem.value()) == 1);
+        CHECK(q_got.load() + static_cast<int>(q.qsize()) == 1);
+        CHECK(ch_got.load() + static_cast<int>(ch.size()) == 1);
+      }
+    }
+  });
+}

@@ -130,9 +130,8 @@ class Generator {
   };
   struct State {
     template <class F>
-    explicit State(F&& body)
-        : body(std::make_unique<Body<std::decay_t<F>>>(std::forward<F>(body))),
-          core(detail::make_generator_core()) {}
+    explicit State(F body)
+        : body(std::make_unique<Body<F>>(std::move(body))), core(detail::make_generator_core()) {}
     ~State() { detail::destroy_generator_core(core); }
     State(const State&) = delete;
     State& operator=(const State&) = delete;

@@ -126,10 +126,9 @@ class BasicQueue {
     if (--unfinished_ == 0) core_.notify_all(Side::joiners);
   }
   // Parks until every item put has had its task_done().
-  void join() {
-    std::unique_lock held(core_);
-    while (unfinished_ != 0) core_.wait(held, Side::joiners, UINT64_MAX, "joining a Queue");
-  }
+  void join() { join_until(UINT64_MAX); }
+  // TimeoutError if items are still unfinished after `timeout`.
+  void join(Duration timeout) { join_until(deadline_of(timeout)); }
 
   // Python 3.13's Queue.shutdown.
   void shutdown(bool immediate = false) {
@@ -150,6 +149,13 @@ class BasicQueue {
   }
 
  private:
+  void join_until(std::uint64_t deadline_ns) {
+    std::unique_lock held(core_);
+    while (unfinished_ != 0) {
+      if (!core_.wait(held, Side::joiners, deadline_ns, "joining a Queue") && unfinished_ != 0)
+        throw TimeoutError("weft::Queue::join: items still unfinished at the timeout");
+    }
+  }
   void check_open() const {
     if (shutdown_) throw QueueShutDown();
   }
