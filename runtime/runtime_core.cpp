@@ -40,8 +40,18 @@ void ExceptionSink::report(const UnretrievedException& report) noexcept {
   }
 }
 
+namespace {
+// Jobs queued beyond the running ones before to_thread() parks its caller.
+constexpr std::size_t kBlockingQueueLimit = 65536;
+// How long an idle blocking thread stays (Tokio's default too).
+constexpr std::chrono::milliseconds kBlockingKeepAlive{10'000};
+}  // namespace
+
 RuntimeCore::RuntimeCore(const Config& config)
-    : registry((config.validate(), config.workers + 1)), scheduler_(config, *this) {
+    : registry((config.validate(), config.workers + 1)),
+      scheduler_(config, *this),
+      blocking_pool_(std::make_shared<sched::BlockingPool>(
+          config.blocking_threads, kBlockingQueueLimit, kBlockingKeepAlive)) {
   scheduler_.start();
 }
 
@@ -87,8 +97,10 @@ bool RuntimeCore::shutdown(std::chrono::milliseconds timeout) {
     }
     std::this_thread::sleep_for(std::chrono::microseconds(200));
   }
-  clean_shutdown_ = registry.live() == 0;
-  if (!clean_shutdown_) {
+  // Queued jobs are dropped; running ones get until the deadline, then their threads are left.
+  const bool jobs_done = blocking_pool_->shutdown(deadline) == 0;
+  clean_shutdown_ = registry.live() == 0 && jobs_done;
+  if (registry.live() != 0) {
     std::fprintf(stderr,
                  "weft: shutdown: %llu task(s) still running after the timeout; joining the "
                  "workers once they reach a suspension point\n%s",

@@ -10,6 +10,7 @@
 #include <weft/runtime.hpp>
 
 #include "runtime/task_registry.hpp"
+#include "sched/blocking_pool.hpp"
 #include "sched/scheduler.hpp"
 
 namespace weft::detail {
@@ -40,6 +41,7 @@ class RuntimeCore {
   [[nodiscard]] bool closing() const noexcept { return closing_.load(std::memory_order_acquire); }
   [[nodiscard]] bool stopped() const noexcept { return stopped_.load(std::memory_order_acquire); }
   bool shutdown(std::chrono::milliseconds timeout);
+  [[nodiscard]] sched::BlockingPool& blocking_pool() noexcept { return *blocking_pool_; }
 
   RuntimeStats stats() const noexcept;
   std::vector<WorkerMetrics> metrics() const;
@@ -50,6 +52,8 @@ class RuntimeCore {
 
  private:
   sched::Scheduler scheduler_;
+  // Shared with its threads, which may outlive the runtime if a job is stuck.
+  std::shared_ptr<sched::BlockingPool> blocking_pool_;
   std::mutex shutdown_mutex_;  // serialises shutdown()
   std::atomic<bool> closing_{false};
   std::atomic<bool> stopped_{false};

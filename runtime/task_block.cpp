@@ -28,7 +28,7 @@ std::size_t body_offset(std::size_t body_align) noexcept {
 }
 
 void report_unretrieved(TaskBlock* block) noexcept {
-  if (block->kind != BlockKind::task || !block->extras || !block->extras->sink) return;
+  if (block->kind == BlockKind::promise || !block->extras || !block->extras->sink) return;
   const std::uint32_t flags = block->flags.load(std::memory_order_acquire);
   if (!(flags & kFailed) || (flags & kRetrieved)) return;
   try {
@@ -215,7 +215,10 @@ std::string name_of(const TaskBlock* block) {
   auto* mutable_block = const_cast<TaskBlock*>(block);
   std::lock_guard guard(mutable_block->done_waiters.lock());
   if (block->extras && !block->extras->name.empty()) return block->extras->name;
-  return (block->kind == BlockKind::task ? "Task-" : "Future-") + std::to_string(block->id);
+  const char* prefix = block->kind == BlockKind::promise ? "Future-"
+                       : block->kind == BlockKind::job   ? "Job-"
+                                                         : "Task-";
+  return prefix + std::to_string(block->id);
 }
 
 void set_name(TaskBlock* block, std::string name) {

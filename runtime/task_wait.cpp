@@ -62,6 +62,11 @@ void await_task(TaskBlock* block) {
   if (park_until_done(block, self, sched::Cancellable::yes) == Awaited::done) return;
   // asyncio's `await task` hands the awaiter's cancellation to the task and waits for it.
   request_cancel(block, cancel_message_of(self), false);
+  if (block->kind == BlockKind::job) {
+    // A pool thread cannot be interrupted: do not wait for it (see weft/executor.hpp).
+    cancel_unstarted_job(block);
+    throw_cancelled(self);
+  }
   await_done_uncancellable(block);
   if (block->has(kCancelled)) throw_cancelled(self);
   // The task finished anyway: its outcome is not lost, and the awaiter's cancellation is still
@@ -111,7 +116,9 @@ bool request_cancel(TaskBlock* block, std::string message, bool keep_message) {
 }
 
 bool cancel(TaskBlock* block, std::string message) {
-  return request_cancel(block, std::move(message), false);
+  const bool requested = request_cancel(block, std::move(message), false);
+  if (requested && block->kind == BlockKind::job) cancel_unstarted_job(block);
+  return requested;
 }
 
 unsigned cancelling(const TaskBlock* block) noexcept {

@@ -129,6 +129,8 @@ void deliver_pending_cancel(TaskBlock* task);
 // Records one more cancel() request and delivers it to the task's wait, if it has one. With
 // keep_message, a message already pending is not replaced. False if the task is done.
 bool request_cancel(TaskBlock* block, std::string message, bool keep_message);
+// A blocking-pool job that has not started is finished as cancelled at once.
+void cancel_unstarted_job(TaskBlock* job) noexcept;
 // The message of the task's last cancel() (empty if none).
 [[nodiscard]] std::string cancel_message_of(TaskBlock* task);
 // A stack's canary was overwritten: names the task and aborts.

@@ -28,7 +28,7 @@ struct Bench {
   Outcome (*run)(const Options&);  // nullptr: needs a weft feature that does not exist yet
 };
 
-// The peers' order. tcp_echo needs weft's net streams, blocking_offload weft::to_thread.
+// The peers' order.
 constexpr Bench kBenches[] = {
     {"skynet", [](const Options& o) { return weft::bench::skynet(o.skynet_leaves); }},
     {"spawn_many", [](const Options& o) { return weft::bench::spawn_many(o.spawn); }},
@@ -42,7 +42,10 @@ constexpr Bench kBenches[] = {
      }},
     {"tcp_echo",
      [](const Options& o) { return weft::bench::tcp_echo(o.tcp_conns, o.tcp_reqs, o.tcp_size); }},
-    {"blocking_offload", nullptr},
+    {"blocking_offload",
+     [](const Options& o) {
+       return weft::bench::blocking_offload(o.blocking_tasks, o.blocking_us);
+     }},
 };
 
 // WEFT_BENCH_METRICS=1: after each bench, what each worker did during it (on stderr, so the

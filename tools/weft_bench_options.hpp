@@ -22,7 +22,6 @@ struct Options {
   std::uint64_t timers = 100'000;
   std::uint64_t timer_min_us = 1000;
   std::uint64_t timer_max_us = 10'000;
-  // Accepted for compatibility; their benches are not implemented yet.
   std::uint64_t tcp_conns = 100;
   std::uint64_t tcp_reqs = 2000;
   std::uint64_t tcp_size = 64;

@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <memory>
 #include <optional>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -154,6 +155,21 @@ Outcome ping_pong(std::uint64_t pairs, std::uint64_t rounds) {
   const auto wall = Clock::now() - start;
   const std::uint64_t want = pairs * (rounds * (rounds + 1) / 2);
   return {wall, pairs * rounds, sum == want, "pairs=" + std::to_string(pairs)};
+}
+
+Outcome blocking_offload(std::uint64_t tasks, std::uint64_t us) {
+  std::atomic<std::uint64_t> done{0};
+  std::vector<Task<void>> handles;
+  handles.reserve(tasks);
+  const auto start = Clock::now();
+  for (std::uint64_t i = 0; i < tasks; ++i)
+    handles.push_back(spawn([&done, us] {
+      to_thread([us] { std::this_thread::sleep_for(std::chrono::microseconds(us)); }).get();
+      done.fetch_add(1, std::memory_order_relaxed);
+    }));
+  for (auto& handle : handles) handle.get();
+  const auto wall = Clock::now() - start;
+  return {wall, tasks, done.load() == tasks, "how=to_thread"};
 }
 
 Outcome chained_spawn(std::uint64_t length) {

@@ -27,6 +27,9 @@ struct Outcome {
 [[nodiscard]] Outcome yield_many(std::uint64_t tasks, std::uint64_t yields);
 // `pairs` pinger/ponger pairs bounce a value `rounds` round trips; the ponger replies v + 1.
 [[nodiscard]] Outcome ping_pong(std::uint64_t pairs, std::uint64_t rounds);
+// `tasks` fibers, each awaiting one to_thread() job that sleeps `us` microseconds (blocking the
+// pool thread, like Tokio's spawn_blocking(thread::sleep)).
+[[nodiscard]] Outcome blocking_offload(std::uint64_t tasks, std::uint64_t us);
 // Each task spawns the next, `length` times; the last one signals the driver.
 [[nodiscard]] Outcome chained_spawn(std::uint64_t length);
 // `tasks` tasks; task i sleeps min_us + splitmix64(i) % (max_us - min_us + 1) microseconds

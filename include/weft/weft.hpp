@@ -3,6 +3,7 @@
 #include "weft/compose.hpp"
 #include "weft/config.hpp"
 #include "weft/errors.hpp"
+#include "weft/executor.hpp"
 #include "weft/future.hpp"
 #include "weft/generator.hpp"
 #include "weft/net.hpp"

@@ -126,7 +126,8 @@ class PromiseBody final : public TypedBody<T> {
   ~PromiseBody() = default;
 };
 
-enum class BlockKind : unsigned char { task, promise };
+// task: runs on a fiber; promise: a Promise's shared state; job: runs on the blocking pool.
+enum class BlockKind : unsigned char { task, promise, job };
 
 class GroupCore;  // private: runtime/task_group.hpp
 
@@ -207,6 +208,13 @@ WEFT_API void set_name(TaskBlock* block, std::string name);
 WEFT_API std::uint64_t add_done_callback(TaskBlock* block, std::function<void(TaskRef)> callback);
 // Removes a callback that has not run yet; false if it ran already or the id is unknown.
 WEFT_API bool remove_done_callback(TaskBlock* block, std::uint64_t id) noexcept;
+
+// Blocking pool (weft/executor.hpp): queues a job block (one reference for the pool, one
+// returned for the handle) on the runtime's pool, parking the calling fiber while the pool's
+// queue is full. runtime == nullptr: the calling fiber's runtime.
+WEFT_API TaskBlock* submit_job(TaskBlock* block, Runtime* runtime);
+// On a pool thread: whether the job running there has been cancelled.
+[[nodiscard]] WEFT_API bool current_job_cancelled() noexcept;
 
 // Promise side: store then complete. Throws InvalidStateError if already completed.
 WEFT_API void begin_set(TaskBlock* block);
