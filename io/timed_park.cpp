@@ -12,8 +12,7 @@ sched::WakeReason park_until(sched::Waiter& waiter, const char* what, std::uint6
                              sched::Cancellable cancellable) {
   sched::Worker* worker = sched::current_worker();
   detail::TaskBlock* task = worker ? worker->current_task() : nullptr;
-  if (!task) return sched::park(waiter, what, cancellable);           // throws logic_error
-  if (task->shield_depth != 0) cancellable = sched::Cancellable::no;  // weft::uncancellable
+  if (!task) return sched::park(waiter, what, cancellable);  // throws logic_error
   const std::uint64_t scope_deadline =
       cancellable == sched::Cancellable::yes ? task->scope_deadline : kNoDeadline;
   const std::uint64_t effective = deadline_ns < scope_deadline ? deadline_ns : scope_deadline;

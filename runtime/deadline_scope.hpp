@@ -12,5 +12,8 @@ class TaskBlock;
 // If the earliest open deadline is <= now_ns, expires that scope (the innermost of equal ones):
 // records a cancel() request on the task and returns true. The caller delivers it.
 bool expire_due_scope(TaskBlock* task, std::uint64_t now_ns);
+// Recomputes TaskBlock::scope_deadline: only scopes opened at the task's current uncancellable
+// depth count (a scope opened inside weft::uncancellable still expires; one outside waits).
+void refresh_scope_deadline(TaskBlock* task) noexcept;
 
 }  // namespace weft::detail

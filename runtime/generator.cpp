@@ -76,9 +76,11 @@ bool generator_next(GeneratorCore* core, TaskBlock* body_task) {
   }
   if (!await_body(*core, self, sched::Cancellable::yes)) {
     // As if the body ran inside the consumer (Python's async generators do): the consumer's
-    // cancellation is the body's too. Wait until it yields or ends, then raise.
+    // cancellation is the body's too.
+    // Wait for the body to end, not for an item: a body cancelled before it ever ran never
+    // reaches generator_finish. An item it yielded first stays for the next call.
     request_cancel(body_task, cancel_message_of(self), false);
-    await_body(*core, self, sched::Cancellable::no);
+    await_done_uncancellable(body_task);
     throw_cancelled(self);
   }
   std::lock_guard guard(core->lock);

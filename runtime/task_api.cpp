@@ -17,10 +17,11 @@ namespace {
 // A suspension point delivers a pending cancel() and, once the fiber has been away (so one
 // clock read per yield), the expiry of a Timeout scope.
 void checkpoint(detail::TaskBlock* task, bool after_switch) {
-  if (task->shield_depth != 0) return;  // held back until the uncancellable section ends
-  if (after_switch && task->scope_deadline != io::kNoDeadline)
-    detail::expire_due_scope(task, io::now_ns());
-  detail::deliver_pending_cancel(task);
+  if (after_switch && task->scope_deadline != io::kNoDeadline &&
+      detail::expire_due_scope(task, io::now_ns()))
+    detail::throw_cancelled(task);
+  // Inside weft::uncancellable, a cancel() waits for the section to end.
+  if (task->shield_depth == 0) detail::deliver_pending_cancel(task);
 }
 
 }  // namespace
@@ -38,12 +39,18 @@ namespace detail {
 
 void enter_uncancellable() noexcept {
   sched::Worker* worker = sched::current_worker();
-  if (TaskBlock* task = worker ? worker->current_task() : nullptr) ++task->shield_depth;
+  if (TaskBlock* task = worker ? worker->current_task() : nullptr) {
+    ++task->shield_depth;
+    refresh_scope_deadline(task);
+  }
 }
 
 void leave_uncancellable() noexcept {
   sched::Worker* worker = sched::current_worker();
-  if (TaskBlock* task = worker ? worker->current_task() : nullptr) --task->shield_depth;
+  if (TaskBlock* task = worker ? worker->current_task() : nullptr) {
+    --task->shield_depth;
+    refresh_scope_deadline(task);
+  }
 }
 
 }  // namespace detail

@@ -42,15 +42,17 @@ std::vector<TaskBlock*> begin_abort_locked(GroupCore& group) {
 
 void cancel_all(std::vector<TaskBlock*>& running) noexcept {
   for (TaskBlock* child : running) {
-    try {
-      cancel(child, {});
-    } catch (...) {
-      // Storing a cancel message can only fail for lack of memory; the child is still cancelled
-      // by the flag set below it, so go on with the others.
-    }
+    request_cancel(child, {}, false);
     release(child);
   }
   running.clear();
+}
+
+// Without memory for a list of the running children: cancel them under the group's lock (a
+// task's lock may be taken inside the group's; never the other way round).
+void cancel_all_locked(GroupCore& group) noexcept {
+  for (TaskBlock* child = group.children; child; child = child->group_next)
+    request_cancel(child, {}, false);
 }
 
 void abort_group(GroupCore& group) noexcept {
@@ -59,23 +61,26 @@ void abort_group(GroupCore& group) noexcept {
     std::lock_guard guard(group.lock);
     running = begin_abort_locked(group);
   } catch (const std::bad_alloc&) {
-    // Without memory for the list, cancel the children one at a time under the lock.
     std::lock_guard guard(group.lock);
-    for (TaskBlock* child = group.children; child; child = child->group_next)
-      child->flags.fetch_or(kCancelRequested, std::memory_order_seq_cst);
+    group.aborting = true;
+    cancel_all_locked(group);
   }
   cancel_all(running);
 }
 
-// Parks until every child is done. A cancellable wait returns false if the joining fiber was
-// cancelled first.
+// Parks until every child is done, then marks the group joined in the same critical section
+// (so no child can be admitted between the last one finishing and the group closing). A
+// cancellable wait returns false if the joining fiber was cancelled first.
 bool wait_for_children(GroupCore& group, sched::Cancellable cancellable) noexcept {
   TaskBlock* self = sched::current_worker() ? sched::current_worker()->current_task() : nullptr;
   for (;;) {
     sched::Waiter waiter(self);
     {
       std::lock_guard guard(group.lock);
-      if (group.pending == 0) return true;
+      if (group.pending == 0) {
+        group.joined = true;
+        return true;
+      }
       group.joiner = &waiter;
     }
     sched::WakeReason why;
@@ -127,8 +132,7 @@ void group_child_done(TaskBlock* child) noexcept {
       } catch (const std::bad_alloc&) {
         // The error stays with the child's own handle; siblings are still cancelled.
         group.aborting = true;
-        for (TaskBlock* c = group.children; c; c = c->group_next)
-          c->flags.fetch_or(kCancelRequested, std::memory_order_seq_cst);
+        cancel_all_locked(group);
       }
     }
     if (--group.pending == 0 && group.joiner) group.joiner->fire(sched::WakeReason::notified);
@@ -144,8 +148,9 @@ void join_group(GroupCore* group) {
   TaskBlock* self = sched::fiber_worker("TaskGroup::join()").current_task();
   {
     std::lock_guard guard(group->lock);
-    if (group->joined) throw InvalidStateError("weft::TaskGroup: join() was called already");
-    if (group->joiner) throw InvalidStateError("weft::TaskGroup: another fiber is joining it");
+    if (group->joined || group->joining)
+      throw InvalidStateError("weft::TaskGroup: join() may be called once");
+    group->joining = true;
   }
   bool cancelled = false;
   if (!wait_for_children(*group, sched::Cancellable::yes)) {
@@ -157,7 +162,6 @@ void join_group(GroupCore* group) {
   std::vector<std::exception_ptr> errors;
   {
     std::lock_guard guard(group->lock);
-    group->joined = true;
     errors.reserve(group->failed.size());
     for (TaskBlock* child : group->failed) {
       child->flags.fetch_or(kRetrieved, std::memory_order_relaxed);
@@ -177,6 +181,8 @@ void destroy_group(GroupCore* group) noexcept {
     std::lock_guard guard(group->lock);
     joined = group->joined;
   }
+  // A join() in progress on another fiber cannot be (the group is its owner's); so not joined
+  // means nobody waits for the children: cancel them and wait here.
   if (!joined) {
     abort_group(*group);
     wait_for_children(*group, sched::Cancellable::no);

@@ -4,8 +4,9 @@
 // the child is done and outside every task lock), so the group can cancel the children still
 // running and join() knows when the last one is done.
 //
-// Locking: the group's lock is taken alone, never with a task's lock held or while taking one;
-// cancelling siblings happens after it is released.
+// Locking: the group's lock is never taken while a task's lock is held. Cancelling siblings
+// happens after it is released, except on the out-of-memory path, which takes each task's
+// lock inside the group's.
 #include <cstddef>
 #include <exception>
 #include <vector>
@@ -28,6 +29,7 @@ class GroupCore {
   std::vector<TaskBlock*> failed;  // children that failed, with a reference each
   bool aborting = false;           // a child failed or the group was cancelled: no new children
   bool joined = false;             // join() is over: no new children
+  bool joining = false;            // a fiber is in join()
   sched::Waiter* joiner = nullptr;
 };
 

@@ -1,6 +1,8 @@
 // Awaiting a task block, reading its outcome, and cancelling a task.
 #include <mutex>
+#include <new>
 #include <string>
+#include <string_view>
 
 #include <weft/errors.hpp>
 
@@ -97,16 +99,22 @@ std::exception_ptr exception_of(TaskBlock* block) {
   return block->error;
 }
 
-bool request_cancel(TaskBlock* block, std::string message, bool keep_message) {
-  if (block->has(kDone)) return false;
+bool request_cancel(TaskBlock* block, std::string_view message, bool keep_message) noexcept {
   {
+    // The count and the flag change together under the block's lock, as in uncancel(), so an
+    // uncancel() racing this request cannot withdraw it; kDone is set under the same lock.
     std::lock_guard guard(block->done_waiters.lock());
-    TaskExtras& extras = block->extras_locked();
-    if (!keep_message || extras.cancel_message.empty()) extras.cancel_message = std::move(message);
+    if (block->has(kDone)) return false;
+    try {
+      TaskExtras& extras = block->extras_locked();
+      if (!keep_message || extras.cancel_message.empty()) extras.cancel_message.assign(message);
+    } catch (const std::bad_alloc&) {
+      // The message is best effort; the cancellation itself must not fail.
+    }
+    block->cancel_requests.fetch_add(1, std::memory_order_relaxed);
+    // seq_cst pairs with park(): see there.
+    block->flags.fetch_or(kCancelRequested, std::memory_order_seq_cst);
   }
-  block->cancel_requests.fetch_add(1, std::memory_order_relaxed);
-  // seq_cst pairs with park(): see there.
-  if (block->flags.fetch_or(kCancelRequested, std::memory_order_seq_cst) & kDone) return false;
   if (sched::Waiter* waiter = block->waiter.exchange(nullptr, std::memory_order_seq_cst)) {
     waiter->fire(sched::WakeReason::cancelled);
     // Last touch of the waiter: from here its task may leave the wait and destroy it.
@@ -126,11 +134,10 @@ unsigned cancelling(const TaskBlock* block) noexcept {
 }
 
 unsigned uncancel(TaskBlock* block) noexcept {
-  std::uint32_t count = block->cancel_requests.load(std::memory_order_relaxed);
-  while (count > 0 && !block->cancel_requests.compare_exchange_weak(count, count - 1,
-                                                                    std::memory_order_acq_rel)) {
-  }
+  std::lock_guard guard(block->done_waiters.lock());
+  const std::uint32_t count = block->cancel_requests.load(std::memory_order_relaxed);
   if (count == 0) return 0;
+  block->cancel_requests.store(count - 1, std::memory_order_release);
   // Python 3.13: taking back the last request also withdraws one not yet delivered.
   if (count == 1)
     block->flags.fetch_and(~static_cast<std::uint32_t>(kCancelRequested),

@@ -42,10 +42,6 @@ std::size_t Barrier::wait() {
   return wait_until_ns(detail::kForever);
 }
 
-std::size_t Barrier::wait(Duration timeout) {
-  return wait_until_ns(detail::deadline_of(timeout));
-}
-
 std::size_t Barrier::wait_until_ns(std::uint64_t deadline_ns) {
   detail::TaskBlock* self = sync::waiting_task("weft::Barrier::wait()");
   sync::WaitList& list = sync::list_in(waiters_);

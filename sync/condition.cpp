@@ -26,10 +26,6 @@ void Condition::wait() {
   wait_until_ns(detail::kForever);
 }
 
-void Condition::wait(Duration timeout) {
-  wait_until_ns(detail::deadline_of(timeout));
-}
-
 void Condition::wait_until_ns(std::uint64_t deadline_ns) {
   detail::TaskBlock* self = sync::waiting_task("weft::Condition::wait()");
   if (!lock_->locked())

@@ -29,9 +29,8 @@ void Event::wait() {
   if (!is_set()) (void)wait_until_ns(detail::kForever);
 }
 
-void Event::wait(Duration timeout) {
-  if (!is_set() && !wait_until_ns(detail::deadline_of(timeout)))
-    throw TimeoutError("weft::Event: not set before the timeout");
+void Event::wait_or_throw(std::uint64_t deadline_ns) {
+  if (!wait_until_ns(deadline_ns)) throw TimeoutError("weft::Event: not set before the timeout");
 }
 
 bool Event::wait_until_ns(std::uint64_t deadline_ns) {
@@ -48,10 +47,6 @@ bool Event::wait_until_ns(std::uint64_t deadline_ns) {
   if (why == sched::WakeReason::notified) return true;
   if (why == sched::WakeReason::cancelled) detail::throw_cancelled(self);
   return false;
-}
-
-std::uint64_t detail::deadline_of(Duration timeout) noexcept {
-  return io::deadline_after(std::chrono::duration_cast<std::chrono::nanoseconds>(timeout));
 }
 
 std::uint64_t detail::deadline_of(TimePoint when) noexcept {

@@ -25,8 +25,8 @@ TEST_CASE("Queue: FIFO, maxsize, qsize/empty/full, try_put/try_get") {
     CHECK_THROWS_AS(q.try_put(3), weft::QueueFull);
     CHECK(q.get() == 1);
     CHECK(q.try_get() == 2);
-    CHECK_THROWS_AS(q.try_get(), weft::QueueEmpty);
-    CHECK_THROWS_AS(q.get(2ms), weft::TimeoutError);
+    CHECK_THROWS_AS((void)q.try_get(), weft::QueueEmpty);
+    CHECK_THROWS_AS((void)q.get(2ms), weft::TimeoutError);
     q.put(4);
     q.put(5);
     CHECK_THROWS_AS(q.put(6, 2ms), weft::TimeoutError);
@@ -84,7 +84,7 @@ TEST_CASE("Queue: task_done and join") {
     q.join();
     CHECK(handled.load() == 20);
     for (auto& w : workers) w.cancel();
-    for (auto& w : workers) CHECK_THROWS_AS(w.get(), weft::CancelledError);
+    for (auto& w : workers) CHECK_THROWS_AS((void)w.get(), weft::CancelledError);
     CHECK_THROWS_AS(q.task_done(), std::invalid_argument);
   });
 }
@@ -96,16 +96,16 @@ TEST_CASE("Queue: shutdown wakes getters and putters, immediate drops the items"
     weft::Task<void> parked_getter = weft::spawn([&] { (void)empty.get(); });
     weft::sleep(1ms);
     empty.shutdown();
-    CHECK_THROWS_AS(parked_getter.get(), weft::QueueShutDown);
+    CHECK_THROWS_AS((void)parked_getter.get(), weft::QueueShutDown);
     CHECK_THROWS_AS(empty.put(1), weft::QueueShutDown);
 
     q.put(1);
     weft::Task<void> parked_putter = weft::spawn([&] { q.put(2); });
     weft::sleep(1ms);
     q.shutdown();  // not immediate: what is queued can still be read
-    CHECK_THROWS_AS(parked_putter.get(), weft::QueueShutDown);
+    CHECK_THROWS_AS((void)parked_putter.get(), weft::QueueShutDown);
     CHECK(q.get() == 1);
-    CHECK_THROWS_AS(q.get(), weft::QueueShutDown);
+    CHECK_THROWS_AS((void)q.get(), weft::QueueShutDown);
 
     weft::Queue<int> dropped;
     dropped.put(1);
@@ -113,7 +113,7 @@ TEST_CASE("Queue: shutdown wakes getters and putters, immediate drops the items"
     dropped.shutdown(true);
     CHECK(dropped.qsize() == 0);
     dropped.join();  // the dropped items count as done
-    CHECK_THROWS_AS(dropped.try_get(), weft::QueueShutDown);
+    CHECK_THROWS_AS((void)dropped.try_get(), weft::QueueShutDown);
   });
 }
 
@@ -138,8 +138,8 @@ TEST_CASE("Queue: a cancelled or timed-out getter takes no item") {
     weft::Task<int> timed_out = weft::spawn([&] { return q.get(3ms); });
     weft::sleep(1ms);
     cancelled.cancel();
-    CHECK_THROWS_AS(cancelled.get(), weft::CancelledError);
-    CHECK_THROWS_AS(timed_out.get(), weft::TimeoutError);
+    CHECK_THROWS_AS((void)cancelled.get(), weft::CancelledError);
+    CHECK_THROWS_AS((void)timed_out.get(), weft::TimeoutError);
     q.put(7);
     CHECK(q.qsize() == 1);
     CHECK(q.get() == 7);
@@ -168,7 +168,7 @@ TEST_CASE("Channel: send/recv, close drains then ends, range-for") {
     CHECK_FALSE(one.try_send(again));
     CHECK(one.try_recv() == "hello");
     CHECK_FALSE(one.try_recv().has_value());
-    CHECK_THROWS_AS(one.recv(2ms), weft::TimeoutError);
+    CHECK_THROWS_AS((void)one.recv(2ms), weft::TimeoutError);
     CHECK_THROWS_AS(weft::Channel<int>(0), std::invalid_argument);
   });
 }
@@ -186,7 +186,7 @@ TEST_CASE("Channel: close wakes parked receivers and senders") {
     weft::Task<void> sender = weft::spawn([&] { full.send(2); });
     weft::sleep(1ms);
     full.close();
-    CHECK_THROWS_AS(sender.get(), weft::ChannelClosed);
+    CHECK_THROWS_AS((void)sender.get(), weft::ChannelClosed);
     CHECK(full.recv() == 1);  // what was sent before close is still delivered
   });
 }
@@ -216,7 +216,7 @@ TEST_CASE("cancellation matrix: Lock, Semaphore, Queue and Channel waiters") {
         weft::current_task().cancel("early");
         lock.lock();
       });
-      CHECK_THROWS_WITH_AS(t.get(), "early", weft::CancelledError);
+      CHECK_THROWS_WITH_AS((void)t.get(), "early", weft::CancelledError);
       lock.unlock();
       CHECK_FALSE(lock.locked());
     }

@@ -51,7 +51,7 @@ TEST_CASE("Lock: timeouts and cancellation never take a hand-off") {
     weft::Task<void> cancelled = weft::spawn([&] { lock.lock(); });
     weft::sleep(2ms);
     cancelled.cancel();
-    CHECK_THROWS_AS(cancelled.get(), weft::CancelledError);
+    CHECK_THROWS_AS((void)cancelled.get(), weft::CancelledError);
     // The lock is still ours, and the next waiter gets it when we let go.
     CHECK(lock.locked());
     weft::Task<bool> next = weft::spawn([&] {
@@ -152,7 +152,7 @@ TEST_CASE("Condition: a cancelled waiter re-acquires the lock before it raises")
     });
     weft::sleep(2ms);
     waiter.cancel();
-    CHECK_THROWS_AS(waiter.get(), weft::CancelledError);
+    CHECK_THROWS_AS((void)waiter.get(), weft::CancelledError);
     CHECK(held_after_cancel.load());
     CHECK_FALSE(cond.lock().locked());
   });
@@ -205,7 +205,7 @@ TEST_CASE("Semaphore: a cancelled waiter does not take the permit meant for the 
     });
     weft::sleep(1ms);
     first.cancel();
-    CHECK_THROWS_AS(first.get(), weft::CancelledError);
+    CHECK_THROWS_AS((void)first.get(), weft::CancelledError);
     sem.release();
     CHECK(second.get() == 2);
     CHECK(sem.value() == 0);
@@ -226,7 +226,7 @@ TEST_CASE("Barrier: arrival indexes, reuse for several rounds, abort and reset")
     weft::sleep(1ms);
     CHECK(barrier.n_waiting() == 1);
     barrier.abort();
-    CHECK_THROWS_AS(stuck.get(), weft::BrokenBarrierError);
+    CHECK_THROWS_AS((void)stuck.get(), weft::BrokenBarrierError);
     CHECK(barrier.broken());
     CHECK_THROWS_AS(barrier.wait(), weft::BrokenBarrierError);
     barrier.reset();

@@ -20,6 +20,7 @@
 #include "weft/detail/queue_core.hpp"
 #include "weft/errors.hpp"
 #include "weft/time.hpp"
+#include "weft/timeout.hpp"
 
 namespace weft {
 
@@ -28,10 +29,6 @@ class WEFT_API ChannelClosed : public std::runtime_error {
  public:
   ChannelClosed() : std::runtime_error("weft::ChannelClosed: send on a closed channel") {}
 };
-
-namespace detail {
-[[nodiscard]] WEFT_API std::uint64_t deadline_of(Duration timeout) noexcept;
-}
 
 template <class T>
 class Channel {
@@ -47,8 +44,9 @@ class Channel {
 
   // Parks while full; ChannelClosed once closed.
   void send(T value) { send_until(std::move(value), UINT64_MAX); }
-  void send(T value, Duration timeout) {
-    send_until(std::move(value), detail::deadline_of(timeout));
+  template <class Rep, class Period>
+  void send(T value, std::chrono::duration<Rep, Period> timeout) {
+    send_until(std::move(value), detail::deadline_ns_after(timeout));
   }
   // False if full; ChannelClosed once closed. From any thread.
   [[nodiscard]] bool try_send(T& value) {
@@ -60,11 +58,14 @@ class Channel {
   }
 
   // Parks while empty; nullopt once closed and drained.
-  std::optional<T> recv() { return recv_until(UINT64_MAX); }
+  [[nodiscard]] std::optional<T> recv() { return recv_until(UINT64_MAX); }
   // TimeoutError if nothing came within `timeout`.
-  std::optional<T> recv(Duration timeout) { return recv_until(detail::deadline_of(timeout)); }
+  template <class Rep, class Period>
+  [[nodiscard]] std::optional<T> recv(std::chrono::duration<Rep, Period> timeout) {
+    return recv_until(detail::deadline_ns_after(timeout));
+  }
   // nullopt if empty right now (or closed and drained).
-  std::optional<T> try_recv() {
+  [[nodiscard]] std::optional<T> try_recv() {
     std::unique_lock held(core_);
     if (items_.empty()) return std::nullopt;
     return pop_locked();

@@ -19,12 +19,11 @@
 #include "weft/detail/queue_core.hpp"
 #include "weft/errors.hpp"
 #include "weft/time.hpp"
+#include "weft/timeout.hpp"
 
 namespace weft {
 
 namespace detail {
-
-[[nodiscard]] WEFT_API std::uint64_t deadline_of(Duration timeout) noexcept;
 
 template <class T>
 struct FifoItems {
@@ -83,7 +82,10 @@ class BasicQueue {
   BasicQueue& operator=(const BasicQueue&) = delete;
 
   void put(T item) { put_until(std::move(item), UINT64_MAX); }
-  void put(T item, Duration timeout) { put_until(std::move(item), deadline_of(timeout)); }
+  template <class Rep, class Period>
+  void put(T item, std::chrono::duration<Rep, Period> timeout) {
+    put_until(std::move(item), deadline_ns_after(timeout));
+  }
   // QueueFull if full, QueueShutDown after shutdown(). From any thread.
   void try_put(T item) {
     std::unique_lock held(core_);
@@ -93,10 +95,13 @@ class BasicQueue {
   }
   void put_nowait(T item) { try_put(std::move(item)); }
 
-  T get() { return get_until(UINT64_MAX); }
-  T get(Duration timeout) { return get_until(deadline_of(timeout)); }
+  [[nodiscard]] T get() { return get_until(UINT64_MAX); }
+  template <class Rep, class Period>
+  [[nodiscard]] T get(std::chrono::duration<Rep, Period> timeout) {
+    return get_until(deadline_ns_after(timeout));
+  }
   // QueueEmpty if empty (QueueShutDown if also shut down).
-  T try_get() {
+  [[nodiscard]] T try_get() {
     std::unique_lock held(core_);
     if (items_.size() == 0) {
       if (shutdown_) throw QueueShutDown();
@@ -104,7 +109,7 @@ class BasicQueue {
     }
     return pop_locked();
   }
-  T get_nowait() { return try_get(); }
+  [[nodiscard]] T get_nowait() { return try_get(); }
 
   [[nodiscard]] std::size_t qsize() const {
     std::unique_lock held(core_);
@@ -128,7 +133,10 @@ class BasicQueue {
   // Parks until every item put has had its task_done().
   void join() { join_until(UINT64_MAX); }
   // TimeoutError if items are still unfinished after `timeout`.
-  void join(Duration timeout) { join_until(deadline_of(timeout)); }
+  template <class Rep, class Period>
+  void join(std::chrono::duration<Rep, Period> timeout) {
+    join_until(deadline_ns_after(timeout));
+  }
 
   // Python 3.13's Queue.shutdown.
   void shutdown(bool immediate = false) {

@@ -18,11 +18,11 @@
 #include "weft/errors.hpp"
 #include "weft/export.hpp"
 #include "weft/time.hpp"
+#include "weft/timeout.hpp"
 
 namespace weft {
 
 namespace detail {
-[[nodiscard]] WEFT_API std::uint64_t deadline_of(Duration timeout) noexcept;
 [[nodiscard]] WEFT_API std::uint64_t deadline_of(TimePoint when) noexcept;
 inline constexpr std::uint64_t kForever = UINT64_MAX;
 }  // namespace detail
@@ -44,7 +44,10 @@ class WEFT_API Lock {
       (void)lock_slow(detail::kForever, true);
   }
   // Throws TimeoutError if the lock is not had within `timeout`.
-  void lock(Duration timeout) { (void)lock_slow(detail::deadline_of(timeout), true); }
+  template <class Rep, class Period>
+  void lock(std::chrono::duration<Rep, Period> timeout) {
+    (void)lock_slow(detail::deadline_ns_after(timeout), true);
+  }
   [[nodiscard]] bool try_lock() noexcept {
     std::uint32_t expected = kFree;
     return state_.compare_exchange_strong(expected, kHeld, std::memory_order_acquire,
@@ -52,8 +55,7 @@ class WEFT_API Lock {
   }
   template <class Rep, class Period>
   [[nodiscard]] bool try_lock_for(std::chrono::duration<Rep, Period> timeout) {
-    return try_lock() ||
-           lock_slow(detail::deadline_of(std::chrono::duration_cast<Duration>(timeout)), false);
+    return try_lock() || lock_slow(detail::deadline_ns_after(timeout), false);
   }
   [[nodiscard]] bool try_lock_until(TimePoint when) {
     return try_lock() || lock_slow(detail::deadline_of(when), false);
@@ -95,10 +97,14 @@ class WEFT_API Event {
   // Parks until set (returns at once if it is).
   void wait();
   // TimeoutError if not set within `timeout`.
-  void wait(Duration timeout);
+  template <class Rep, class Period>
+  void wait(std::chrono::duration<Rep, Period> timeout) {
+    if (!is_set()) wait_or_throw(detail::deadline_ns_after(timeout));
+  }
 
  private:
   bool wait_until_ns(std::uint64_t deadline_ns);
+  void wait_or_throw(std::uint64_t deadline_ns);
   std::atomic<bool> set_{false};
   detail::WaitListStorage waiters_;
 };
@@ -117,7 +123,10 @@ class WEFT_API Condition {
   // returning — also when cancelled or timed out (then it throws after re-acquiring, as
   // asyncio does). InvalidStateError if the lock is not held.
   void wait();
-  void wait(Duration timeout);  // TimeoutError
+  template <class Rep, class Period>
+  void wait(std::chrono::duration<Rep, Period> timeout) {  // TimeoutError
+    wait_until_ns(detail::deadline_ns_after(timeout));
+  }
   // Waits until pred() is true (checked under the lock); returns its last value.
   template <class Pred>
   bool wait_for(Pred pred) {
@@ -147,8 +156,9 @@ class WEFT_API Semaphore {
   void acquire() {
     if (!try_acquire()) acquire_slow(detail::kForever);
   }
-  void acquire(Duration timeout) {
-    if (!try_acquire()) acquire_slow(detail::deadline_of(timeout));
+  template <class Rep, class Period>
+  void acquire(std::chrono::duration<Rep, Period> timeout) {
+    if (!try_acquire()) acquire_slow(detail::deadline_ns_after(timeout));
   }
   [[nodiscard]] bool try_acquire() noexcept;
   // From any thread.
@@ -192,7 +202,10 @@ class WEFT_API Barrier {
   Barrier& operator=(const Barrier&) = delete;
 
   std::size_t wait();
-  std::size_t wait(Duration timeout);  // TimeoutError (the barrier stays usable)
+  template <class Rep, class Period>
+  std::size_t wait(std::chrono::duration<Rep, Period> timeout) {  // TimeoutError; still usable
+    return wait_until_ns(detail::deadline_ns_after(timeout));
+  }
   void abort();
   // Back to empty and unbroken; fibers waiting now get BrokenBarrierError.
   void reset();

@@ -190,9 +190,10 @@ WEFT_API void enter_uncancellable() noexcept;
 WEFT_API void leave_uncancellable() noexcept;
 }  // namespace detail
 
-// Runs fn inline with cancellation held back (Trio's shielded cancel scope): a cancel() or a
-// Timeout expiry that comes meanwhile does not cut fn's waits short; it takes effect at the
-// first suspension point after fn returns. For cleanup that has to wait, such as a destructor
+// Runs fn inline with cancellation held back (Trio's shielded cancel scope): a cancel(), or the
+// expiry of a Timeout opened outside, does not cut fn's waits short; it takes effect at the
+// first suspension point after fn returns. A Timeout opened inside fn still expires, so a
+// cleanup can bound its own wait. For cleanup that has to wait, such as a destructor
 // that closes a connection gracefully (a CancelledError must never leave a destructor). Outside
 // a fiber it just runs fn.
 template <class F>

@@ -25,8 +25,10 @@ struct DeadlineScope {
   TaskBlock* task = nullptr;
   std::uint64_t deadline_ns = UINT64_MAX;
   unsigned cancelling_at_entry = 0;
-  bool expired = false;     // its deadline cancelled the task
-  bool taken_back = false;  // its cancel request was uncancelled
+  unsigned shield_depth = 0;  // the task's uncancellable depth when it was opened
+  bool expired = false;       // its deadline cancelled the task
+  bool taken_back = false;    // its cancel request was uncancelled
+  unsigned held_back = 0;     // requests since entry that uncancellable was holding back
 };
 // Opens the scope on the calling fiber's task (std::logic_error outside a fiber).
 WEFT_API void enter_scope(DeadlineScope& scope, std::uint64_t deadline_ns);
@@ -39,9 +41,10 @@ WEFT_API void reschedule_scope(DeadlineScope& scope, std::uint64_t deadline_ns);
 // now + d, saturating: hours::max() and the like mean "no deadline".
 template <class Rep, class Period>
 [[nodiscard]] std::uint64_t deadline_ns_after(std::chrono::duration<Rep, Period> d) noexcept {
-  const auto ns = std::chrono::ceil<std::chrono::nanoseconds>(d);
-  if (static_cast<double>(ns.count()) >= 9.2e18) return UINT64_MAX;
-  return deadline_after_ns(static_cast<std::int64_t>(ns.count()));
+  // Compared in floating point first: converting hours::max() to nanoseconds would overflow.
+  if (std::chrono::duration<double, std::nano>(d).count() >= 9.2e18) return UINT64_MAX;
+  return deadline_after_ns(
+      static_cast<std::int64_t>(std::chrono::ceil<std::chrono::nanoseconds>(d).count()));
 }
 [[nodiscard]] WEFT_API std::uint64_t deadline_ns_of(TimePoint when) noexcept;
 [[nodiscard]] WEFT_API TimePoint time_point_of(std::uint64_t deadline_ns) noexcept;
