@@ -5,6 +5,7 @@
 #include <boost/context/fiber.hpp>
 
 #include <mutex>
+#include <stdexcept>
 
 #include <weft/errors.hpp>
 
@@ -29,7 +30,12 @@ TaskBlock* submit_job(TaskBlock* block, Runtime* runtime) {
   if (runtime) {
     core = &runtime->core();
   } else {
-    core = &sched::fiber_worker("weft::to_thread").scheduler().owner;
+    sched::Worker* worker = sched::current_worker();
+    if (!worker || !worker->current_task()) {
+      release(block);
+      throw std::logic_error("weft::to_thread must be called from a weft fiber");
+    }
+    core = &worker->scheduler().owner;
   }
   block->runtime = core;
   block->refs.store(2, std::memory_order_relaxed);  // the pool's and the handle's

@@ -88,17 +88,14 @@ class Channel {
   }
   [[nodiscard]] std::size_t capacity() const noexcept { return capacity_; }
 
-  using iterator = detail::PullIterator<Channel, T>;
-  // Receives until closed and drained. One loop at a time per Channel object.
+  using iterator = detail::ValueIterator<Channel, T>;
+  // Receives until closed and drained. Several fibers may each loop over the same Channel.
   iterator begin() { return iterator(this); }
   std::default_sentinel_t end() const noexcept { return {}; }
 
  private:
   friend iterator;
-  T* pull() {
-    current_ = recv();
-    return current_ ? &*current_ : nullptr;
-  }
+  std::optional<T> pull() { return recv(); }
   void push_locked(T&& value) {
     items_.push_back(std::move(value));
     core_.notify_one(Side::getters);
@@ -135,7 +132,6 @@ class Channel {
   std::deque<T> items_;
   const std::size_t capacity_;
   bool closed_ = false;
-  std::optional<T> current_;
 };
 
 }  // namespace weft

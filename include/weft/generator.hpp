@@ -106,7 +106,7 @@ class Generator {
     detail::await_done_uncancellable(state_->task.block());
   }
 
-  using iterator = detail::PullIterator<Generator, T>;
+  using iterator = detail::ValueIterator<Generator, T>;
 
   // Starts the body (at the first call) and parks until its first item.
   iterator begin() { return iterator(this); }
@@ -114,10 +114,7 @@ class Generator {
 
  private:
   friend iterator;
-  T* pull() {
-    current_ = next();
-    return current_ ? &*current_ : nullptr;
-  }
+  std::optional<T> pull() { return next(); }
   struct BodyBase {
     virtual ~BodyBase() = default;
     virtual void run(Yield<T>& yield) = 0;
@@ -160,7 +157,6 @@ class Generator {
   };
 
   std::unique_ptr<State> state_;
-  std::optional<T> current_;
 };
 
 }  // namespace weft
