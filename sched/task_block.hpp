@@ -8,6 +8,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -128,7 +129,7 @@ void deliver_pending_cancel(TaskBlock* task);
 [[noreturn]] void throw_cancelled(TaskBlock* task);
 // Records one more cancel() request and delivers it to the task's wait, if it has one. With
 // keep_message, a message already pending is not replaced. False if the task is done.
-bool request_cancel(TaskBlock* block, std::string message, bool keep_message);
+bool request_cancel(TaskBlock* block, std::string_view message, bool keep_message) noexcept;
 // A blocking-pool job that has not started is finished as cancelled at once.
 void cancel_unstarted_job(TaskBlock* job) noexcept;
 // The message of the task's last cancel() (empty if none).
