@@ -1,6 +1,7 @@
 // The blocking pool: to_thread / run_in_executor, its thread limit, cancellation and shutdown.
 #include <atomic>
 #include <chrono>
+#include <memory>
 #include <stdexcept>
 #include <thread>
 #include <vector>
@@ -115,25 +116,34 @@ TEST_CASE("a running job sees this_job::cancelled; its awaiter gets CancelledErr
 }
 
 TEST_CASE("shutdown returns even if a blocking job is stuck") {
-  std::atomic<bool> release{false};
+  // The flags outlive this test: the stuck job's detached thread still reads them after it.
+  struct Flags {
+    std::atomic<bool> release{false};
+    std::atomic<bool> job_started{false};
+    std::atomic<bool> job_ended{false};
+  };
+  auto flags = std::make_shared<Flags>();
   const auto start = std::chrono::steady_clock::now();
   {
     weft::Runtime runtime(weft_test::config_with(2));
     runtime
-        .submit([&] {
-          weft::spawn([&] {
-            weft::to_thread([&] {
-              while (!release.load()) std::this_thread::sleep_for(1ms);
+        .submit([flags] {
+          weft::spawn([flags] {
+            weft::to_thread([flags] {
+              flags->job_started = true;
+              while (!flags->release.load()) std::this_thread::sleep_for(1ms);
+              flags->job_ended = true;
             }).get();
           });
-          weft::sleep(2ms);
+          // Running, not just queued (a queued job would simply be dropped).
+          while (!flags->job_started.load()) weft::sleep(1ms);
         })
         .get();
     CHECK_FALSE(runtime.shutdown(100ms));  // reported as not clean, but it returns
   }
   CHECK(std::chrono::steady_clock::now() - start < 3s);
-  release = true;  // the detached pool thread finishes on its own
-  std::this_thread::sleep_for(20ms);
+  flags->release = true;  // the detached pool thread finishes on its own
+  while (!flags->job_ended.load()) std::this_thread::sleep_for(1ms);
 }
 
 TEST_CASE("to_thread outside a fiber is a logic_error") {
