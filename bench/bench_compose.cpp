@@ -18,6 +18,8 @@
 
 #include <weft/weft.hpp>
 
+#include "bench_support.hpp"
+
 namespace {
 
 using namespace std::chrono_literals;
@@ -27,17 +29,8 @@ constexpr std::int64_t kBatch = 1000;
 constexpr std::int64_t kSleepers = 100'000;
 constexpr std::int64_t kBatchSum = kBatch * (kBatch - 1) / 2;
 
-// Seconds per item (shown with an SI prefix, e.g. "25n" = 25 ns), over the benchmark's real (or
-// manual) time.
-benchmark::Counter per_item(double items) {
-  return benchmark::Counter(items, benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
-}
-
-weft::Config with_workers(unsigned workers) {
-  weft::Config config;
-  config.workers = workers;
-  return config;
-}
+using weft_bench_support::per_item;
+using weft_bench_support::with_workers;
 
 // Runs body(state) as one fiber of a fresh runtime, the way bench_spawn.cpp does.
 template <class Body>

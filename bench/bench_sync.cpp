@@ -33,20 +33,14 @@
 
 #include <weft/weft.hpp>
 
+#include "bench_support.hpp"
+
 namespace {
 
 constexpr unsigned kWorkers = 2;
 
-// Seconds per item (shown with an SI prefix, e.g. "25n" = 25 ns), over the benchmark's real time.
-benchmark::Counter per_item(double items) {
-  return benchmark::Counter(items, benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
-}
-
-weft::Config with_workers(unsigned workers) {
-  weft::Config config;
-  config.workers = workers;
-  return config;
-}
+using weft_bench_support::per_item;
+using weft_bench_support::with_workers;
 
 // Fibers the workers resumed, and tasks they stole, over a run.
 struct Activity {

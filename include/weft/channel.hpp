@@ -88,7 +88,7 @@ class Channel {
   }
   [[nodiscard]] std::size_t capacity() const noexcept { return capacity_; }
 
-  using iterator = detail::ValueIterator<Channel, T>;
+  using iterator = detail::PullIterator<Channel, T>;
   // Receives until closed and drained. Several fibers may each loop over the same Channel.
   iterator begin() { return iterator(this); }
   std::default_sentinel_t end() const noexcept { return {}; }

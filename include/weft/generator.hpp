@@ -106,7 +106,7 @@ class Generator {
     detail::await_done_uncancellable(state_->task.block());
   }
 
-  using iterator = detail::ValueIterator<Generator, T>;
+  using iterator = detail::PullIterator<Generator, T>;
 
   // Starts the body (at the first call) and parks until its first item.
   iterator begin() { return iterator(this); }
