@@ -25,6 +25,13 @@ void throw_os_error(int error, const std::string& what) {
       throw ConnectionAbortedError(error, what);
     case EPIPE:
       throw BrokenPipeError(error, what);
+    case ENOENT:
+      throw FileNotFoundError(error, what);
+    case EACCES:
+    case EPERM:
+      throw PermissionError(error, what);
+    case ESRCH:
+      throw ProcessLookupError(error, what);
     case ETIMEDOUT:
       throw TimeoutError(what + ": " + std::generic_category().message(error));
     default:

@@ -115,6 +115,22 @@ class WEFT_API BrokenPipeError : public ConnectionError {
   using ConnectionError::ConnectionError;
 };
 
+// A file or directory that does not exist (ENOENT), e.g. a subprocess's executable.
+class WEFT_API FileNotFoundError : public OSError {
+ public:
+  using OSError::OSError;
+};
+// EACCES or EPERM, e.g. running a file that is not executable.
+class WEFT_API PermissionError : public OSError {
+ public:
+  using OSError::OSError;
+};
+// ESRCH: no such process.
+class WEFT_API ProcessLookupError : public OSError {
+ public:
+  using OSError::OSError;
+};
+
 // Throws the OSError subclass that matches `error` (ECONNREFUSED -> ConnectionRefusedError,
 // ...), with `what` as the message.
 [[noreturn]] WEFT_API void throw_os_error(int error, const std::string& what);

@@ -7,6 +7,7 @@
 #include "weft/future.hpp"
 #include "weft/generator.hpp"
 #include "weft/net.hpp"
+#include "weft/process.hpp"
 #include "weft/runtime.hpp"
 #include "weft/sync.hpp"
 #include "weft/task.hpp"
