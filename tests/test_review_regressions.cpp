@@ -124,7 +124,7 @@ TEST_CASE("huge timeouts mean no deadline") {
   });
 }
 
-TEST_CASE("a timeout opened inside uncancellable still expires; an outside cancel stays held") {
+TEST_CASE("a timeout opened inside uncancellable still expires: an outside cancel stays held") {
   in_runtimes([] {
     std::atomic<bool> inside{false};
     std::atomic<bool> inner_timed_out{false};

@@ -158,7 +158,7 @@ TEST_CASE("Condition: a cancelled waiter re-acquires the lock before it raises")
   });
 }
 
-TEST_CASE("Semaphore: limits concurrency; BoundedSemaphore refuses an extra release") {
+TEST_CASE("Semaphore limits concurrency and BoundedSemaphore refuses an extra release") {
   in_runtimes([] {
     weft::Semaphore sem(3);
     std::atomic<int> inside{0};
