@@ -92,7 +92,8 @@ std::shared_ptr<ChildWatch> ChildWatch::start(pid_t pid, Method method) {
         // If spawning throws, the ticket has already handed the watch to a thread.
         try {
           (void)weft::spawn(
-              TaskOptions{.name = "weft: child watcher (pid " + std::to_string(pid) + ")"},
+              TaskOptions{.name = "weft: child watcher (pid " + std::to_string(pid) + ")",
+                          .fresh_context = true},  // keeps none of the spawner's values
               [ticket = std::move(ticket)] { ticket.watch().watch_pidfd(); });
         } catch (...) {
         }

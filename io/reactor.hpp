@@ -17,6 +17,7 @@ namespace weft::io {
 
 class IoRegistry;
 struct IoSlot;
+struct FileOp;
 
 class Reactor {
  public:
@@ -36,6 +37,9 @@ class Reactor {
   // Any thread: the fd behind `key` is about to be closed.
   virtual void unwatch(int fd, std::uint64_t key) noexcept = 0;
   [[nodiscard]] virtual Backend backend() const noexcept = 0;
+  // Owner: starts `op` asynchronously and returns true (its waiter is fired on completion),
+  // or returns false if this backend cannot (epoll: the caller uses the blocking pool).
+  virtual bool start_file_op(FileOp& op) { return (void)op, false; }
 
   // Owner: blocks (up to timeout_ns) unless unpark() was called since the last park.
   void park(std::int64_t timeout_ns);

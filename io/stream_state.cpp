@@ -74,7 +74,8 @@ void StreamState::write(std::string_view data) {
     }
   }
   // The socket buffer is full: a flusher sends the rest as the peer reads.
-  (void)weft::spawn([self = shared_from_this()] { self->run_flusher(); });
+  (void)weft::spawn({.fresh_context = true},  // a background task of the stream, not the writer's
+                    [self = shared_from_this()] { self->run_flusher(); });
 }
 
 void StreamState::run_flusher() {

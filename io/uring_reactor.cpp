@@ -3,6 +3,7 @@
 // no system call at all, and an idle one submits and waits in one io_uring_enter.
 // Submissions come only from the owner thread (an io_uring submission queue has one
 // producer); other threads hand their requests over through `remote_` and unpark().
+#include <fcntl.h>
 #include <liburing.h>
 #include <poll.h>
 
@@ -13,6 +14,7 @@
 #include <utility>
 #include <vector>
 
+#include "io/file_op.hpp"
 #include "io/io_registry.hpp"
 #include "io/reactor.hpp"
 #include "sync/spin_lock.hpp"
@@ -24,6 +26,9 @@ constexpr std::uint64_t kWakeKey = UINT64_MAX;
 // A poll removal carries the key of the poll it removes with this bit set (slot keys never
 // have it: slot indexes stay below 2^24), so a refused removal can be submitted again.
 constexpr std::uint64_t kRemoveBit = std::uint64_t{1} << 63;
+// A file operation's completion carries its FileOp's address with this bit set (user-space
+// addresses stay below 2^47).
+constexpr std::uint64_t kFileOpBit = std::uint64_t{1} << 62;
 constexpr unsigned kPollMask = POLLIN | POLLOUT | POLLRDHUP;
 constexpr unsigned kEntries = 256;
 
@@ -91,6 +96,32 @@ class UringReactor final : public Reactor {
   }
 
   [[nodiscard]] Backend backend() const noexcept override { return Backend::io_uring; }
+
+  bool start_file_op(FileOp& op) override {
+    io_uring_sqe* sqe = next_sqe();
+    switch (op.kind) {
+      case FileOp::Kind::open:
+        io_uring_prep_openat(sqe, AT_FDCWD, op.path, op.flags, op.mode);
+        break;
+      case FileOp::Kind::read:
+        io_uring_prep_read(sqe, op.fd, op.buffer, op.length, op.offset);
+        break;
+      case FileOp::Kind::write:
+        io_uring_prep_write(sqe, op.fd, op.buffer, op.length, op.offset);
+        break;
+      case FileOp::Kind::fsync:
+        io_uring_prep_fsync(sqe, op.fd, 0);
+        break;
+      case FileOp::Kind::close:
+        io_uring_prep_close(sqe, op.fd);
+        break;
+    }
+    io_uring_sqe_set_data64(sqe, reinterpret_cast<std::uintptr_t>(&op) | kFileOpBit);
+    // Counted as watched while in flight, so a busy worker keeps polling for its completion.
+    watched_.fetch_add(1, std::memory_order_relaxed);
+    io_uring_submit(&ring_);
+    return true;
+  }
 
  private:
   // A watch or a poll removal asked for by another thread.
@@ -162,6 +193,13 @@ class UringReactor final : public Reactor {
     if (key == kWakeKey) {
       wake_.drain();
       if (rearm) arm_poll(wake_.fd(), kWakeKey);
+      return;
+    }
+    if (key & kFileOpBit) {
+      auto* op = reinterpret_cast<FileOp*>(static_cast<std::uintptr_t>(key & ~kFileOpBit));
+      watched_.fetch_sub(1, std::memory_order_relaxed);
+      op->result = res;
+      op->waiter->fire(sched::WakeReason::notified);  // the op is the fiber's from here on
       return;
     }
     if (key & kRemoveBit) {

@@ -6,9 +6,11 @@
 
 #include <mutex>
 #include <stdexcept>
+#include <utility>
 
 #include <weft/errors.hpp>
 
+#include "runtime/context.hpp"
 #include "runtime/runtime_core.hpp"
 #include "sched/current.hpp"
 #include "sched/task_block.hpp"
@@ -25,7 +27,7 @@ bool claim_start(TaskBlock* job) noexcept {
 
 }  // namespace
 
-TaskBlock* submit_job(TaskBlock* block, Runtime* runtime) {
+TaskBlock* submit_job(TaskBlock* block, Runtime* runtime, JobPool pool) {
   RuntimeCore* core = nullptr;
   if (runtime) {
     core = &runtime->core();
@@ -33,19 +35,30 @@ TaskBlock* submit_job(TaskBlock* block, Runtime* runtime) {
     sched::Worker* worker = sched::current_worker();
     if (!worker || !worker->current_task()) {
       release(block);
-      throw std::logic_error("weft::to_thread must be called from a weft fiber");
+      throw std::logic_error(pool == JobPool::cpu
+                                 ? "weft::run_cpu must be called from a weft fiber"
+                                 : "weft::to_thread must be called from a weft fiber");
     }
     core = &worker->scheduler().owner;
   }
   block->runtime = core;
+  block->context = context_to_inherit();            // asyncio.to_thread copies the context too
   block->refs.store(2, std::memory_order_relaxed);  // the pool's and the handle's
   {
     // A stuck job may finish after its runtime is gone: it keeps the sink, not the runtime.
     std::lock_guard guard(block->done_waiters.lock());
     block->extras_locked().sink = core->sink;
   }
+  // The pool thread that runs the job orders its reads after this through claim_start's
+  // acq_rel on the same flags. The CPU pool hands the job over inside oneTBB, whose own
+  // ordering ThreadSanitizer cannot see; this release is the edge it does see.
+  block->flags.fetch_or(0, std::memory_order_release);
   try {
-    core->blocking_pool().submit(block);
+    if (pool == JobPool::cpu) {
+      core->cpu_pool().submit(block);
+    } else {
+      core->blocking_pool().submit(block);
+    }
   } catch (...) {
     release(block);  // the handle's; submit dropped the pool's
     throw;
@@ -57,6 +70,21 @@ TaskBlock* submit_job(TaskBlock* block, Runtime* runtime) {
 void drop_job(TaskBlock* job) noexcept {
   if (claim_start(job)) finish_unstarted(job);
   release(job);
+}
+
+void fail_unstarted_job(TaskBlock* job, std::exception_ptr error) noexcept {
+  if (claim_start(job)) {
+    job->error = std::move(error);
+    job->flags.fetch_or(kFailed, std::memory_order_relaxed);
+    if (job->body) job->body->discard();
+    job->context.reset();
+    finish_block(job);
+  }
+  release(job);
+}
+
+void take_over_job(const TaskBlock* job) noexcept {
+  (void)job->flags.load(std::memory_order_acquire);  // pairs with submit_job's release
 }
 
 void cancel_unstarted_job(TaskBlock* job) noexcept {
@@ -73,7 +101,9 @@ void run_job(TaskBlock* job) noexcept {
     release(job);
     return;
   }
-  running_job = job;
+  // Saved and put back rather than cleared: a job may run inside another one on the same
+  // thread (oneTBB lends a waiting thread to other work of its arena).
+  TaskBlock* const outer = std::exchange(running_job, job);
   try {
     job->body->run();
   } catch (const CancelledError&) {
@@ -83,7 +113,8 @@ void run_job(TaskBlock* job) noexcept {
     job->error = std::current_exception();
     job->flags.fetch_or(kFailed, std::memory_order_relaxed);
   }
-  running_job = nullptr;
+  release_task_context(job);
+  running_job = outer;
   if (!job->error && job->has(kCancelRequested)) {
     // Cancelled while it ran: what it returned is discarded.
     job->error = std::make_exception_ptr(CancelledError(cancel_message_of(job)));
@@ -91,6 +122,10 @@ void run_job(TaskBlock* job) noexcept {
   }
   finish_block(job);
   release(job);
+}
+
+TaskBlock* current_job() noexcept {
+  return running_job;
 }
 
 bool current_job_cancelled() noexcept {

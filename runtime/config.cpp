@@ -57,9 +57,9 @@ struct Field {
 template <class T>
 concept Number = std::unsigned_integral<T> && !std::same_as<T, bool>;
 
-const std::array<Field, 13>& fields() {
+const std::array<Field, 15>& fields() {
   // Built on first use because the smallest stack is the page size, known only at run time.
-  static const std::array<Field, 13> table{{
+  static const std::array<Field, 15> table{{
       {.name = "workers", .member = &Config::workers, .range = {.min = 1, .max = kMaxThreads}},
       {.name = "stack_size",
        .member = &Config::stack_size,
@@ -78,9 +78,13 @@ const std::array<Field, 13>& fields() {
       {.name = "blocking_threads",
        .member = &Config::blocking_threads,
        .range = {.min = 1, .max = 10000}},
-      {.name = "cpu_threads",
-       .member = &Config::cpu_threads,
-       .range = {.min = 1, .max = kMaxThreads}},
+      {.name = "blocking_keep_alive_ms",
+       .member = &Config::blocking_keep_alive_ms,
+       .range = {.min = 1}},
+      {.name = "blocking_queue_limit",
+       .member = &Config::blocking_queue_limit,
+       .range = {.min = 1, .max = 1u << 30}},
+      {.name = "cpu_threads", .member = &Config::cpu_threads, .range = {.max = kMaxThreads}},
       {.name = "pin_workers", .member = &Config::pin_workers},
       {.name = "debug", .member = &Config::debug},
       {.name = "slow_callback_ms", .member = &Config::slow_callback_ms, .range = {.min = 1}},

@@ -40,18 +40,13 @@ void ExceptionSink::report(const UnretrievedException& report) noexcept {
   }
 }
 
-namespace {
-// Jobs queued beyond the running ones before to_thread() parks its caller.
-constexpr std::size_t kBlockingQueueLimit = 65536;
-// How long an idle blocking thread stays (Tokio's default too).
-constexpr std::chrono::milliseconds kBlockingKeepAlive{10'000};
-}  // namespace
-
 RuntimeCore::RuntimeCore(const Config& config)
     : registry((config.validate(), config.workers + 1)),
       scheduler_(config, *this),
       blocking_pool_(std::make_shared<sched::BlockingPool>(
-          config.blocking_threads, kBlockingQueueLimit, kBlockingKeepAlive)) {
+          "weft::to_thread", config.blocking_threads, config.blocking_queue_limit,
+          std::chrono::milliseconds(config.blocking_keep_alive_ms))),
+      cpu_pool_(config.cpu_threads != 0 ? config.cpu_threads : config.workers) {
   scheduler_.start();
 }
 
@@ -98,7 +93,8 @@ bool RuntimeCore::shutdown(std::chrono::milliseconds timeout) {
     std::this_thread::sleep_for(std::chrono::microseconds(200));
   }
   // Queued jobs are dropped; running ones get until the deadline, then their threads are left.
-  const bool jobs_done = blocking_pool_->shutdown(deadline) == 0;
+  const bool blocking_done = blocking_pool_->shutdown(deadline) == 0;
+  const bool jobs_done = cpu_pool_.shutdown(deadline) == 0 && blocking_done;
   clean_shutdown_ = registry.live() == 0 && jobs_done;
   if (registry.live() != 0) {
     std::fprintf(stderr,

@@ -11,6 +11,7 @@
 
 #include "runtime/task_registry.hpp"
 #include "sched/blocking_pool.hpp"
+#include "sched/cpu_pool.hpp"
 #include "sched/scheduler.hpp"
 
 namespace weft::detail {
@@ -42,6 +43,7 @@ class RuntimeCore {
   [[nodiscard]] bool stopped() const noexcept { return stopped_.load(std::memory_order_acquire); }
   bool shutdown(std::chrono::milliseconds timeout);
   [[nodiscard]] sched::BlockingPool& blocking_pool() noexcept { return *blocking_pool_; }
+  [[nodiscard]] sched::CpuPool& cpu_pool() noexcept { return cpu_pool_; }
 
   RuntimeStats stats() const noexcept;
   std::vector<WorkerMetrics> metrics() const;
@@ -54,6 +56,7 @@ class RuntimeCore {
   sched::Scheduler scheduler_;
   // Shared with its threads, which may outlive the runtime if a job is stuck.
   std::shared_ptr<sched::BlockingPool> blocking_pool_;
+  sched::CpuPool cpu_pool_;
   std::mutex shutdown_mutex_;  // serialises shutdown()
   std::atomic<bool> closing_{false};
   std::atomic<bool> stopped_{false};

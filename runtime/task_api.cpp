@@ -26,6 +26,12 @@ void checkpoint(detail::TaskBlock* task, bool after_switch) {
 
 }  // namespace
 
+namespace detail {
+void cancellation_point(TaskBlock* task) {
+  checkpoint(task, true);
+}
+}  // namespace detail
+
 void yield_now() {
   sched::Worker& worker = sched::fiber_worker("yield_now()");
   detail::TaskBlock* task = worker.current_task();

@@ -12,6 +12,7 @@
 #include <weft/errors.hpp>
 #include <weft/task.hpp>
 
+#include "runtime/context.hpp"
 #include "runtime/runtime_core.hpp"
 #include "runtime/task_group.hpp"
 #include "sched/block_cache.hpp"
@@ -108,6 +109,7 @@ TaskBlock* schedule_new(TaskBlock* block, Runtime* runtime, const SpawnOptions& 
     throw InvalidStateError("weft: cannot spawn on a runtime that has been shut down");
   }
   block->runtime = core;
+  if (!options.fresh_context) block->context = context_to_inherit();
   if (!options.name.empty()) block->extras_locked().name = std::string(options.name);
   if (options.group) {
     try {
@@ -175,6 +177,7 @@ void run_task_body(TaskBlock* task) {
     }
     task->flags.fetch_or(kFailed, std::memory_order_relaxed);
   }
+  release_task_context(task);
   finish_block(task);
 }
 
@@ -187,6 +190,7 @@ void finish_unstarted(TaskBlock* task) noexcept {
   task->error = std::make_exception_ptr(CancelledError(std::move(message)));
   task->flags.fetch_or(kStarted | kCancelled, std::memory_order_relaxed);
   if (task->body) task->body->discard();
+  task->context.reset();  // it never ran: nothing else touches its context
   finish_block(task);
 }
 

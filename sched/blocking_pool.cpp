@@ -1,10 +1,13 @@
 #include "sched/blocking_pool.hpp"
 
+#include <pthread.h>
+
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
+#include <exception>
 #include <string>
-#include <system_error>
-#include <thread>
+#include <utility>
 
 #include <weft/errors.hpp>
 
@@ -17,13 +20,18 @@ namespace weft::detail {
 // runtime/blocking_job.cpp
 void run_job(TaskBlock* job) noexcept;
 void drop_job(TaskBlock* job) noexcept;
+void fail_unstarted_job(TaskBlock* job, std::exception_ptr error) noexcept;
 }  // namespace weft::detail
 
 namespace weft::sched {
 
-BlockingPool::BlockingPool(unsigned max_threads, std::size_t queue_limit,
-                           std::chrono::milliseconds keep_alive) noexcept
-    : max_threads_(max_threads), queue_limit_(queue_limit), keep_alive_(keep_alive) {}
+BlockingPool::BlockingPool(const char* name, unsigned max_threads, std::size_t queue_limit,
+                           std::chrono::milliseconds keep_alive, JobRunner runner) noexcept
+    : name_(name),
+      runner_(std::move(runner)),
+      max_threads_(max_threads),
+      queue_limit_(queue_limit),
+      keep_alive_(keep_alive) {}
 
 void BlockingPool::submit(detail::TaskBlock* job) {
   Worker* worker = current_worker();
@@ -54,39 +62,134 @@ void BlockingPool::submit(detail::TaskBlock* job) {
   if (stopping_) {
     lock.unlock();
     detail::drop_job(job);
-    throw InvalidStateError("weft::to_thread: the runtime is shutting down");
+    throw InvalidStateError(std::string(name_) + ": the runtime is shutting down");
   }
   queue_.push_back(job);
-  if (idle_ == 0 && threads_ < max_threads_) {
-    try {
-      start_thread_locked();
-    } catch (const std::system_error& error) {
-      if (threads_ == 0) {
-        // Nobody could run it: fail this call, and only this one.
-        queue_.pop_back();
-        lock.unlock();
-        detail::drop_job(job);
-        throw OSError(
-            error.code().value() ? error.code().value() : EAGAIN,
-            std::string("weft::to_thread: cannot start a blocking thread: ") + error.what());
-      }
-      // The threads already running will get to it.
-    }
+  queued_.store(queue_.size(), std::memory_order_relaxed);
+  // More jobs waiting than idle threads to take them (a sleeping idle thread may not have woken
+  // for the previous job yet): one more thread, counted now, started outside the lock (thread
+  // creation takes tens of microseconds, which the pool's threads should not wait out).
+  const bool start = wants_thread_locked() && starting_ == 0;
+  if (start) {
+    ++threads_;
+    ++starting_;
   }
-  work_.notify_one();
+  // A spinning thread takes a job without a wake-up (it looks at the queue under the lock
+  // before it sleeps, so skipping the notify cannot lose one); jobs beyond the spinners' wake
+  // a sleeping thread.
+  const bool notify = queue_.size() > spinning_;
+  lock.unlock();
+  if (notify) work_.notify_one();
+  if (start) start_thread(job);
 }
 
-void BlockingPool::start_thread_locked() {
-  std::thread thread([pool = shared_from_this()] { pool->thread_main(); });
-  thread.detach();
-  ++threads_;
+namespace {
+
+// Pool threads get 2 MiB stacks (Tokio's default) instead of glibc's 8 MiB: a smaller map makes
+// a thread start in ~25 us instead of ~55 us on these VMs, and a burst of to_thread calls starts
+// hundreds of them.
+constexpr std::size_t kPoolThreadStack = 2 * 1024 * 1024;
+
+void* pool_thread_entry(void* argument) {
+  const std::unique_ptr<std::shared_ptr<BlockingPool>> pool(
+      static_cast<std::shared_ptr<BlockingPool>*>(argument));
+  (*pool)->thread_main();
+  return nullptr;
+}
+
+// Starts a detached thread running pool->thread_main(); 0 or the error number.
+int start_pool_thread(std::shared_ptr<BlockingPool> pool) noexcept {
+  auto argument = std::make_unique<std::shared_ptr<BlockingPool>>(std::move(pool));
+  pthread_attr_t attributes;
+  if (int error = ::pthread_attr_init(&attributes); error != 0) return error;
+  ::pthread_attr_setdetachstate(&attributes, PTHREAD_CREATE_DETACHED);
+  ::pthread_attr_setstacksize(&attributes, kPoolThreadStack);
+  pthread_t thread;
+  const int error = ::pthread_create(&thread, &attributes, &pool_thread_entry, argument.get());
+  ::pthread_attr_destroy(&attributes);
+  if (error == 0) (void)argument.release();  // the thread owns it now
+  return error;
+}
+
+}  // namespace
+
+void BlockingPool::start_thread(detail::TaskBlock* job) {
+  const int error = start_pool_thread(shared_from_this());
+  if (error == 0) return;
+  std::unique_lock lock(mutex_);
+  --threads_;
+  --starting_;
+  room_or_exit_.notify_all();  // shutdown() may wait for threads_ to reach 0
+  // A thread that runs, or a start still under way, will get to the queued jobs. Else this
+  // was the last hope: every queued job fails (their submitters have returned, except ours,
+  // which gets the error thrown).
+  if (threads_ != 0) return;
+  std::deque<detail::TaskBlock*> stranded;
+  stranded.swap(queue_);
+  queued_.store(0, std::memory_order_relaxed);
+  lock.unlock();
+  room_freed();
+  const std::string message = std::string(name_) + ": cannot start a pool thread";
+  bool ours = false;
+  for (detail::TaskBlock* queued : stranded) {
+    if (queued == job) {
+      ours = true;
+      detail::drop_job(queued);
+    } else {
+      detail::fail_unstarted_job(queued, std::make_exception_ptr(OSError(error, message)));
+    }
+  }
+  if (ours) throw OSError(error, message);
+}
+
+// An idle thread first watches the queue this long before it sleeps on the condition
+// variable: a fiber that awaits one job and then submits the next (a loop of to_thread calls)
+// hands it over without a futex wake on either side, which costs more than the job on a VM.
+// One thread at a time: spinning burns a core the workers may need (as Go caps its spinning
+// threads).
+constexpr std::chrono::microseconds kIdleSpin{50};
+constexpr unsigned kMaxSpinning = 1;
+
+bool BlockingPool::spin_for_work(std::unique_lock<std::mutex>& lock) {
+  if (spinning_ >= kMaxSpinning) return false;
+  ++spinning_;
+  lock.unlock();
+  const auto until = std::chrono::steady_clock::now() + kIdleSpin;
+  bool seen = false;
+  while (!seen && std::chrono::steady_clock::now() < until) {
+    for (int i = 0; i < 64 && !seen; ++i) {
+      seen = queued_.load(std::memory_order_relaxed) != 0;
+      __builtin_ia32_pause();
+    }
+  }
+  lock.lock();
+  --spinning_;
+  return !queue_.empty() || stopping_;
+}
+
+bool BlockingPool::wants_thread_locked() const noexcept {
+  return queue_.size() > idle_ + starting_ && threads_ < max_threads_;
 }
 
 void BlockingPool::thread_main() {
   std::unique_lock lock(mutex_);
+  --starting_;
+  // Growth continues from here, not from the submitters: creating a thread costs ~50 us, which
+  // a burst of to_thread calls would otherwise pay one after another on the worker threads.
+  if (wants_thread_locked()) {
+    ++threads_;
+    ++starting_;
+    lock.unlock();
+    start_thread(nullptr);  // this thread is alive, so a failure strands nothing
+    lock.lock();
+  }
   for (;;) {
     while (queue_.empty() && !stopping_) {
       ++idle_;
+      if (spin_for_work(lock)) {
+        --idle_;
+        break;
+      }
       const bool woken =
           work_.wait_for(lock, keep_alive_, [this] { return !queue_.empty() || stopping_; });
       --idle_;
@@ -99,10 +202,14 @@ void BlockingPool::thread_main() {
     if (queue_.empty()) break;  // stopping
     detail::TaskBlock* job = queue_.front();
     queue_.pop_front();
+    queued_.store(queue_.size(), std::memory_order_relaxed);
     ++running_;
     lock.unlock();
     room_freed();
-    detail::run_job(job);
+    if (runner_.run)
+      runner_.run(runner_.context.get(), job);
+    else
+      detail::run_job(job);
     lock.lock();
     --running_;
   }
@@ -121,6 +228,7 @@ std::size_t BlockingPool::shutdown(std::chrono::steady_clock::time_point deadlin
   std::unique_lock lock(mutex_);
   stopping_ = true;
   dropped.swap(queue_);
+  queued_.store(0, std::memory_order_relaxed);
   work_.notify_all();
   room_or_exit_.notify_all();
   {
@@ -133,15 +241,20 @@ std::size_t BlockingPool::shutdown(std::chrono::steady_clock::time_point deadlin
   room_or_exit_.wait_until(lock, deadline, [this] { return threads_ == 0; });
   if (running_ != 0)
     std::fprintf(stderr,
-                 "weft: shutdown: %u blocking job(s) still running after the timeout; their "
+                 "weft: shutdown: %u job(s) of %s still running after the timeout; their "
                  "threads are left to finish on their own\n",
-                 running_);
+                 running_, name_);
   return running_;
 }
 
 std::size_t BlockingPool::threads() const {
   std::lock_guard lock(mutex_);
   return threads_;
+}
+
+std::size_t BlockingPool::queued() const {
+  std::lock_guard lock(mutex_);
+  return queue_.size();
 }
 
 }  // namespace weft::sched

@@ -6,6 +6,10 @@
 //
 // Threads are detached and share the pool's state, so a job stuck in a system call cannot hold
 // up a shutdown: shutdown() waits until its deadline, then reports and leaves such threads.
+//
+// The CPU pool (sched/cpu_pool) is one of these too, whose threads run each job inside a oneTBB
+// arena (JobRunner) and whose queue has no practical limit.
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstddef>
@@ -21,10 +25,19 @@ class TaskBlock;
 
 namespace weft::sched {
 
+// How a pool thread runs a job: run(context.get(), job), which must end in detail::run_job.
+// The default (run == nullptr) calls detail::run_job directly. `context` lives as long as the
+// pool's threads, which may outlive the runtime.
+struct JobRunner {
+  std::shared_ptr<void> context;
+  void (*run)(void* context, detail::TaskBlock* job) noexcept = nullptr;
+};
+
 class BlockingPool : public std::enable_shared_from_this<BlockingPool> {
  public:
-  BlockingPool(unsigned max_threads, std::size_t queue_limit,
-               std::chrono::milliseconds keep_alive) noexcept;
+  // `name` is the call that submits ("weft::to_thread"), for messages.
+  BlockingPool(const char* name, unsigned max_threads, std::size_t queue_limit,
+               std::chrono::milliseconds keep_alive, JobRunner runner = {}) noexcept;
 
   // Queues a job (taking over one reference). Parks the calling fiber, or blocks a plain
   // thread, while the queue is full. Throws OSError if no thread can be started and none is
@@ -36,12 +49,24 @@ class BlockingPool : public std::enable_shared_from_this<BlockingPool> {
   std::size_t shutdown(std::chrono::steady_clock::time_point deadline);
 
   [[nodiscard]] std::size_t threads() const;
+  // The body of a pool thread (called by the thread's entry function only).
+  void thread_main();
+
+  // Jobs waiting for a thread.
+  [[nodiscard]] std::size_t queued() const;
 
  private:
-  void start_thread_locked();
-  void thread_main();
+  // Starts a thread already counted in threads_. If it cannot, and no other thread runs or is
+  // being started, every queued job fails with OSError: `job` by the exception thrown here.
+  void start_thread(detail::TaskBlock* job);
+  // More jobs wait than idle threads and starts under way could take, and there is room.
+  [[nodiscard]] bool wants_thread_locked() const noexcept;
+  // Idle: watches queued_ for a while without the lock; true if there is work (or a stop) now.
+  bool spin_for_work(std::unique_lock<std::mutex>& lock);
   void room_freed() noexcept;
 
+  const char* const name_;
+  const JobRunner runner_;
   const unsigned max_threads_;
   const std::size_t queue_limit_;
   const std::chrono::milliseconds keep_alive_;
@@ -52,8 +77,11 @@ class BlockingPool : public std::enable_shared_from_this<BlockingPool> {
   unsigned threads_ = 0;
   unsigned idle_ = 0;
   unsigned running_ = 0;
+  unsigned spinning_ = 0;  // idle threads watching queued_ before they sleep
+  unsigned starting_ = 0;  // counted in threads_, not running thread_main yet
   bool stopping_ = false;
-  sync::WaitList room_waiters_;  // fibers parked on a full queue (its own lock)
+  std::atomic<std::size_t> queued_{0};  // queue_.size(), readable without the lock
+  sync::WaitList room_waiters_;         // fibers parked on a full queue (its own lock)
 };
 
 }  // namespace weft::sched

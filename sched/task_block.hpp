@@ -29,6 +29,8 @@ namespace weft::detail {
 class RuntimeCore;
 class ExceptionSink;
 struct DeadlineScope;
+struct ContextMap;      // runtime/context.hpp
+class FiberLocalStore;  // runtime/context.hpp
 
 // wake_state protocol between a parking fiber, its scheduler and a waker (one winner per park):
 //   the scheduler sets running before it resumes the fiber;
@@ -84,6 +86,11 @@ class TaskBlock {
   GroupCore* group = nullptr;
   TaskBlock* group_prev = nullptr;
   TaskBlock* group_next = nullptr;
+  // ContextVar values (a copy of the spawner's, shared until either side sets one) and
+  // FiberLocal values. Only the task itself touches them once it runs (weft/context.hpp).
+  std::shared_ptr<const ContextMap> context;
+  std::shared_ptr<FiberLocalStore> locals;
+  std::uint64_t context_id = 0;  // for ContextVar tokens, given on first use
 
   // --- life ---
   std::atomic<std::uint32_t> refs{1};
@@ -121,6 +128,9 @@ void retire(TaskBlock* task, unsigned worker) noexcept;
 // A worker going idle sweeps the retired tasks it spawned (runtime/task_registry).
 // Frees up to `limit` tasks that finished on other workers; returns whether any are left.
 bool sweep_retired(RuntimeCore& runtime, unsigned worker, std::size_t limit) noexcept;
+// What every suspension point does, for calls that do not always suspend (file I/O): throws
+// CancelledError for a pending cancel() or an expired Timeout scope, unless uncancellable.
+void cancellation_point(TaskBlock* task);
 // Finishes a task that was cancelled before it ever ran.
 void finish_unstarted(TaskBlock* task) noexcept;
 // Throws CancelledError if the task has a cancellation pending, consuming it.

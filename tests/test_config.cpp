@@ -21,11 +21,21 @@ constexpr std::size_t kMiB = 1024 * kKiB;
 constexpr std::size_t kGiB = 1024 * kMiB;
 
 const std::vector<std::string> kEnvNames = {
-    "WEFT_WORKERS",          "WEFT_STACK_SIZE",       "WEFT_GUARDED_STACKS",
-    "WEFT_STACK_CACHE",      "WEFT_LOCAL_QUEUE_SIZE", "WEFT_GLOBAL_QUEUE_INTERVAL",
-    "WEFT_STEAL_ATTEMPTS",   "WEFT_BACKEND",          "WEFT_BLOCKING_THREADS",
-    "WEFT_CPU_THREADS",      "WEFT_PIN_WORKERS",      "WEFT_DEBUG",
+    "WEFT_WORKERS",
+    "WEFT_STACK_SIZE",
+    "WEFT_GUARDED_STACKS",
+    "WEFT_STACK_CACHE",
+    "WEFT_LOCAL_QUEUE_SIZE",
+    "WEFT_GLOBAL_QUEUE_INTERVAL",
+    "WEFT_STEAL_ATTEMPTS",
+    "WEFT_BACKEND",
+    "WEFT_BLOCKING_THREADS",
+    "WEFT_CPU_THREADS",
+    "WEFT_PIN_WORKERS",
+    "WEFT_DEBUG",
     "WEFT_SLOW_CALLBACK_MS",
+    "WEFT_BLOCKING_KEEP_ALIVE_MS",
+    "WEFT_BLOCKING_QUEUE_LIMIT",
 };
 
 // Clears every WEFT_* variable on entry and exit, so an environment test neither sees the
@@ -84,7 +94,9 @@ bool same(const weft::Config& a, const weft::Config& b) {
          a.local_queue_size == b.local_queue_size &&
          a.global_queue_interval == b.global_queue_interval &&
          a.steal_attempts == b.steal_attempts && a.backend == b.backend &&
-         a.blocking_threads == b.blocking_threads && a.cpu_threads == b.cpu_threads &&
+         a.blocking_threads == b.blocking_threads &&
+         a.blocking_keep_alive_ms == b.blocking_keep_alive_ms &&
+         a.blocking_queue_limit == b.blocking_queue_limit && a.cpu_threads == b.cpu_threads &&
          a.pin_workers == b.pin_workers && a.debug == b.debug &&
          a.slow_callback_ms == b.slow_callback_ms;
 }
@@ -126,8 +138,10 @@ TEST_SUITE("config") {
     CHECK(cfg.global_queue_interval == 61);
     CHECK(cfg.steal_attempts == 2);
     CHECK(cfg.backend == weft::Backend::epoll);
-    CHECK(cfg.blocking_threads == 64);
-    CHECK(cfg.cpu_threads == weft::Config::default_workers());
+    CHECK(cfg.blocking_threads == 512);
+    CHECK(cfg.blocking_keep_alive_ms == 10'000);
+    CHECK(cfg.blocking_queue_limit == 65'536);
+    CHECK(cfg.cpu_threads == 0);  // as many as workers
     CHECK_FALSE(cfg.pin_workers);
     CHECK_FALSE(cfg.debug);
     CHECK(cfg.slow_callback_ms == 100);
@@ -174,10 +188,12 @@ TEST_SUITE("config") {
          "blocking_threads = 0 is invalid (must be 1..10000)"},
         {"blocking_threads 10001", [](auto& c) { c.blocking_threads = 10001; },
          "blocking_threads = 10001 is invalid"},
-        {"cpu_threads 0", [](auto& c) { c.cpu_threads = 0; },
-         "cpu_threads = 0 is invalid (must be 1..1024)"},
+        {"blocking_keep_alive_ms 0", [](auto& c) { c.blocking_keep_alive_ms = 0; },
+         "blocking_keep_alive_ms = 0 is invalid (must be 1..4294967295)"},
+        {"blocking_queue_limit 0", [](auto& c) { c.blocking_queue_limit = 0; },
+         "blocking_queue_limit = 0 is invalid (must be 1..1073741824)"},
         {"cpu_threads 1025", [](auto& c) { c.cpu_threads = 1025; },
-         "cpu_threads = 1025 is invalid"},
+         "cpu_threads = 1025 is invalid (must be 0..1024)"},
         {"slow_callback_ms 0", [](auto& c) { c.slow_callback_ms = 0; },
          "slow_callback_ms = 0 is invalid (must be 1..4294967295)"},
     };
@@ -208,7 +224,10 @@ TEST_SUITE("config") {
         [](auto& c) { c.steal_attempts = 64; },
         [](auto& c) { c.blocking_threads = 1; },
         [](auto& c) { c.blocking_threads = 10000; },
-        [](auto& c) { c.cpu_threads = 1; },
+        [](auto& c) { c.blocking_keep_alive_ms = 1; },
+        [](auto& c) { c.blocking_queue_limit = 1; },
+        [](auto& c) { c.blocking_queue_limit = 1u << 30; },
+        [](auto& c) { c.cpu_threads = 0; },
         [](auto& c) { c.cpu_threads = 1024; },
         [](auto& c) { c.slow_callback_ms = 1; },
         [](auto& c) { c.backend = weft::Backend::io_uring; },
@@ -244,6 +263,8 @@ TEST_SUITE("config") {
     CleanEnv::set("WEFT_STEAL_ATTEMPTS", "0");
     CleanEnv::set("WEFT_BACKEND", "io_uring");
     CleanEnv::set("WEFT_BLOCKING_THREADS", "10000");
+    CleanEnv::set("WEFT_BLOCKING_KEEP_ALIVE_MS", "250");
+    CleanEnv::set("WEFT_BLOCKING_QUEUE_LIMIT", "100");
     CleanEnv::set("WEFT_CPU_THREADS", "5");
     CleanEnv::set("WEFT_PIN_WORKERS", "true");
     CleanEnv::set("WEFT_DEBUG", "1");
@@ -258,6 +279,8 @@ TEST_SUITE("config") {
     CHECK(cfg.steal_attempts == 0);
     CHECK(cfg.backend == weft::Backend::io_uring);
     CHECK(cfg.blocking_threads == 10000);
+    CHECK(cfg.blocking_keep_alive_ms == 250);
+    CHECK(cfg.blocking_queue_limit == 100);
     CHECK(cfg.cpu_threads == 5);
     CHECK(cfg.pin_workers);
     CHECK(cfg.debug);
@@ -407,6 +430,8 @@ TEST_SUITE("config") {
       steal_attempts = 64
       backend = "io_uring"
       blocking_threads = 8
+      blocking_keep_alive_ms = 50
+      blocking_queue_limit = 16
       cpu_threads = 2
       pin_workers = true
       debug = true
@@ -421,6 +446,8 @@ TEST_SUITE("config") {
     CHECK(cfg.steal_attempts == 64);
     CHECK(cfg.backend == weft::Backend::io_uring);
     CHECK(cfg.blocking_threads == 8);
+    CHECK(cfg.blocking_keep_alive_ms == 50);
+    CHECK(cfg.blocking_queue_limit == 16);
     CHECK(cfg.cpu_threads == 2);
     CHECK(cfg.pin_workers);
     CHECK(cfg.debug);

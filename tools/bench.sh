@@ -10,7 +10,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 tools/install-deps.sh
 cmake --preset release >/dev/null
-cmake --build --preset release -j "$(nproc)" --target weft_bench weft_micro bench_compose bench_sync http_server
+cmake --build --preset release -j "$(nproc)" --target weft_bench weft_micro bench_compose bench_sync bench_executor http_server
 bench_bin=$PWD/build/release/tools/weft_bench
 micro_bin=$PWD/build/release/bench/weft_micro
 REPS=${REPS:-3}
@@ -64,7 +64,8 @@ fi
 [ "${MICRO:-1}" = 0 ] && exit 0
 echo
 echo "=== micro benchmarks (Google Benchmark, median of 3) ==="
-for bin in "$micro_bin" "$PWD/build/release/bench/bench_compose" "$PWD/build/release/bench/bench_sync"; do
+for bin in "$micro_bin" "$PWD/build/release/bench/bench_compose" "$PWD/build/release/bench/bench_sync" \
+  "$PWD/build/release/bench/bench_executor"; do
   "$bin" --benchmark_repetitions=3 --benchmark_report_aggregates_only=true \
     --benchmark_display_aggregates_only=true 2>&1 | grep -E "^(Benchmark|-|[A-Za-z_/:0-9]+_median)"
 done

@@ -37,9 +37,13 @@ struct WEFT_API Config {
   // Steal rounds over random victims an idle worker makes before it parks.
   unsigned steal_attempts = 2;
   Backend backend = Backend::epoll;
-  // Threads of the blocking pool (to_thread) and of the CPU arena (run_cpu).
-  unsigned blocking_threads = 64;
-  unsigned cpu_threads = default_workers();
+  // Most threads the blocking pool (to_thread) starts; an idle one retires after
+  // blocking_keep_alive_ms. Beyond blocking_queue_limit queued jobs, to_thread parks its caller.
+  unsigned blocking_threads = 512;
+  unsigned blocking_keep_alive_ms = 10'000;
+  std::size_t blocking_queue_limit = 65'536;
+  // Slots of the oneTBB arena behind run_cpu; 0 means as many as workers.
+  unsigned cpu_threads = 0;
   bool pin_workers = false;
   bool debug = false;
   // Debug mode warns about a fiber that runs longer than this without suspending.

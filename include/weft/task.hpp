@@ -154,6 +154,9 @@ struct TaskOptions {
   // (asyncio's eager_task_factory); the spawner resumes right after. A task that finishes
   // without suspending is done when spawn() returns.
   bool eager = false;
+  // Start with an empty context instead of a copy of the spawner's ContextVar values (for
+  // background tasks that must not keep, or see, the values of whoever started them).
+  bool fresh_context = false;
 };
 // `weft::spawn(weft::eager, fn)`.
 inline constexpr TaskOptions eager{.eager = true};
@@ -181,8 +184,9 @@ Task<detail::TaskResultOf<F>> spawn(std::string_view name, F&& fn) {
 }
 template <class F>
 Task<detail::TaskResultOf<F>> spawn(TaskOptions options, F&& fn) {
-  return detail::spawn_on(nullptr, std::forward<F>(fn),
-                          {.name = options.name, .eager = options.eager});
+  return detail::spawn_on(
+      nullptr, std::forward<F>(fn),
+      {.name = options.name, .eager = options.eager, .fresh_context = options.fresh_context});
 }
 
 namespace detail {

@@ -138,6 +138,8 @@ struct SpawnOptions {
   bool eager = false;
   // The TaskGroup the task belongs to (its failure cancels its siblings, join() waits for it).
   GroupCore* group = nullptr;
+  // Start with no ContextVar values instead of a copy of the spawner's.
+  bool fresh_context = false;
 };
 
 // Allocation: returns the block and, through body_memory, where to construct the body.
@@ -209,11 +211,13 @@ WEFT_API std::uint64_t add_done_callback(TaskBlock* block, std::function<void(Ta
 // Removes a callback that has not run yet; false if it ran already or the id is unknown.
 WEFT_API bool remove_done_callback(TaskBlock* block, std::uint64_t id) noexcept;
 
-// Blocking pool (weft/executor.hpp): queues a job block (one reference for the pool, one
-// returned for the handle) on the runtime's pool, parking the calling fiber while the pool's
-// queue is full. runtime == nullptr: the calling fiber's runtime.
-WEFT_API TaskBlock* submit_job(TaskBlock* block, Runtime* runtime);
-// On a pool thread: whether the job running there has been cancelled.
+// Executor pools (weft/executor.hpp): queues a job block (one reference for the pool, one
+// returned for the handle) on one of the runtime's pools: the blocking pool parks the calling
+// fiber while its queue is full; the CPU pool (oneTBB) never does. runtime == nullptr: the
+// calling fiber's runtime.
+enum class JobPool : unsigned char { blocking, cpu };
+WEFT_API TaskBlock* submit_job(TaskBlock* block, Runtime* runtime, JobPool pool);
+// On a pool thread (either pool): whether the job running there has been cancelled.
 [[nodiscard]] WEFT_API bool current_job_cancelled() noexcept;
 
 // Promise side: store then complete. Throws InvalidStateError if already completed.

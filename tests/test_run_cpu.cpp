@@ -1,0 +1,205 @@
+// The CPU pool: run_cpu / run_in_executor(cpu_executor) in a oneTBB arena, nested
+// parallelism in that arena, cancellation and shutdown.
+#include <oneapi/tbb/blocked_range.h>
+#include <oneapi/tbb/parallel_for.h>
+#include <oneapi/tbb/parallel_reduce.h>
+#include <oneapi/tbb/task_arena.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <stdexcept>
+#include <thread>
+#include <utility>
+#include <vector>
+#include <weft/context.hpp>
+
+#include "executor_support.hpp"
+#include "runtime_fixture.hpp"
+
+using namespace std::chrono_literals;
+using weft_test::in_runtimes;
+using weft_test::with_runtimes;
+
+TEST_CASE("run_cpu runs off the fibers and returns values, void and exceptions") {
+  in_runtimes([] {
+    CHECK(weft::run_cpu([] { return weft::in_fiber() ? 0 : 42; }).get() == 42);
+    std::atomic<bool> ran{false};
+    weft::run_cpu([&] { ran = true; }).get();
+    CHECK(ran.load());
+    CHECK_THROWS_WITH_AS(weft::run_cpu([]() -> int { throw std::domain_error("bad input"); }).get(),
+                         "bad input", std::domain_error);
+    CHECK(weft::run_in_executor(weft::cpu_executor, [] { return 9; }).get() == 9);
+    // The job runs inside an arena (this_task_arena reports one it is in).
+    CHECK(weft::run_cpu([] {
+            return tbb::this_task_arena::current_thread_index() != tbb::task_arena::not_initialized;
+          }).get());
+  });
+}
+
+TEST_CASE("a tbb::parallel_reduce sum inside run_cpu is right and uses the runtime's arena") {
+  weft::Config config = weft_test::base_config();
+  config.cpu_threads = 3;
+  with_runtimes(
+      [](weft::Runtime& runtime) {
+        runtime
+            .submit([] {
+              constexpr std::int64_t n = 1'000'000;
+              const std::int64_t sum =
+                  weft::run_cpu([] {
+                    return tbb::parallel_reduce(
+                        tbb::blocked_range<std::int64_t>(1, n + 1), std::int64_t{0},
+                        [](const tbb::blocked_range<std::int64_t>& r, std::int64_t acc) {
+                          for (std::int64_t i = r.begin(); i != r.end(); ++i) acc += i;
+                          return acc;
+                        },
+                        std::plus<>());
+                  }).get();
+              CHECK(sum == n * (n + 1) / 2);
+              // The nested loop runs in the arena of cpu_threads slots, on at most that many
+              // threads, none of them a worker of the runtime.
+              std::mutex mutex;
+              std::set<std::thread::id> threads;
+              const int slots = weft::run_cpu([&] {
+                                  tbb::parallel_for(0, 2000, [&](int) {
+                                    std::this_thread::sleep_for(20us);
+                                    std::lock_guard lock(mutex);
+                                    threads.insert(std::this_thread::get_id());
+                                  });
+                                  return tbb::this_task_arena::max_concurrency();
+                                }).get();
+              CHECK(slots == 3);
+              CHECK(threads.size() >= 2);  // oneTBB workers joined the dispatcher
+              CHECK(threads.size() <= 3);
+            })
+            .get();
+      },
+      {1, 2}, config);
+}
+
+TEST_CASE("cpu_threads 0 (the default) sizes the arena like the workers") {
+  for (unsigned workers : {1u, 2u, 4u}) {
+    CAPTURE(workers);
+    weft::Runtime runtime(weft_test::config_with(workers));
+    CHECK(runtime
+              .submit([] {
+                return weft::run_cpu([] { return tbb::this_task_arena::max_concurrency(); }).get();
+              })
+              .get() == static_cast<int>(workers));
+  }
+}
+
+TEST_CASE("cancelling a CPU job that has not started drops it at once: it never runs") {
+  weft::Config config = weft_test::base_config();
+  config.cpu_threads = 1;
+  with_runtimes(
+      [](weft::Runtime& runtime) {
+        runtime
+            .submit([] {
+              std::atomic<bool> release{false};
+              std::atomic<bool> first_started{false};
+              std::atomic<bool> second_ran{false};
+              weft::Task<void> first = weft::run_cpu([&] {
+                first_started = true;
+                while (!release.load()) std::this_thread::sleep_for(100us);
+              });
+              while (!first_started.load()) weft::sleep(100us);
+              weft::Task<void> second = weft::run_cpu([&] { second_ran = true; });
+              second.cancel("not needed");
+              CHECK_THROWS_WITH_AS(second.get(), "not needed", weft::CancelledError);
+              release = true;
+              first.get();
+              // The arena reaches the dropped job after the first one; it must not run it.
+              weft::run_cpu([] {}).get();
+              CHECK_FALSE(second_ran.load());
+            })
+            .get();
+      },
+      {1, 2}, config);
+}
+
+TEST_CASE("a running CPU job sees this_job::cancelled: its awaiter gets CancelledError at once") {
+  in_runtimes([] {
+    std::atomic<bool> started{false};
+    std::atomic<bool> saw_cancel{false};
+    weft::Task<int> job = weft::run_cpu([&] {
+      started = true;
+      const auto until = std::chrono::steady_clock::now() + 5s;
+      while (!weft::this_job::cancelled() && std::chrono::steady_clock::now() < until)
+        std::this_thread::yield();
+      saw_cancel = weft::this_job::cancelled();
+      return 1;
+    });
+    while (!started.load()) weft::sleep(100us);
+    weft::Task<int> awaiter = weft::spawn([&] { return job.get(); });
+    weft::sleep(1ms);
+    awaiter.cancel();
+    CHECK_THROWS_AS(awaiter.get(), weft::CancelledError);
+    job.wait();
+    CHECK(saw_cancel.load());
+    CHECK(job.cancelled());
+  });
+}
+
+TEST_CASE("many fibers on every worker await CPU jobs at once: every result comes back") {
+  in_runtimes([] {
+    const int fibers = 64;
+    const int per_fiber = static_cast<int>(weft_test::scaled(200));
+    std::vector<weft::Task<std::int64_t>> tasks;
+    for (int f = 0; f < fibers; ++f)
+      tasks.push_back(weft::spawn([f, per_fiber] {
+        std::int64_t sum = 0;
+        for (int i = 0; i < per_fiber; ++i) sum += weft::run_cpu([f, i] { return f * i; }).get();
+        return sum;
+      }));
+    for (int f = 0; f < fibers; ++f)
+      CHECK(tasks[static_cast<std::size_t>(f)].get() ==
+            static_cast<std::int64_t>(f) * per_fiber * (per_fiber - 1) / 2);
+  });
+}
+
+TEST_CASE("shutdown returns even if a CPU job is stuck") {
+  weft_test::check_shutdown_with_stuck_job([](auto fn) { return weft::run_cpu(std::move(fn)); });
+}
+
+TEST_CASE("CPU jobs never run nested inside another job's parallel_for") {
+  // Jobs with parallel loops run beside a stream of small jobs on a 2-slot arena. A thread
+  // waiting inside its job's loop must take only that loop's pieces: a small job run nested
+  // there would see (and then clear) the outer job's context and this_job state.
+  static weft::ContextVar<int> round("round");
+  weft::Config config = weft_test::base_config();
+  config.workers = 2;
+  config.cpu_threads = 2;
+  weft::Runtime runtime(config);
+  runtime
+      .submit([] {
+        std::atomic<bool> stop{false};
+        weft::Task<int> small = weft::spawn([&] {
+          int n = 0;
+          while (!stop.load()) n += weft::run_cpu([] { return 1; }).get();
+          return n;
+        });
+        int wrong = 0;
+        const int rounds = static_cast<int>(weft_test::scaled(100));
+        for (int i = 0; i < rounds; ++i) {
+          auto token = round.set(i);
+          wrong += weft::run_cpu([i] {
+                     tbb::parallel_for(0, 64, [](int) { std::this_thread::sleep_for(20us); });
+                     return round.get(-1) == i && !weft::this_job::cancelled() ? 0 : 1;
+                   }).get();
+          round.reset(token);
+        }
+        stop = true;
+        CHECK(small.get() > 0);
+        CHECK(wrong == 0);
+      })
+      .get();
+}
+
+TEST_CASE("run_cpu outside a fiber is a logic_error") {
+  CHECK_THROWS_AS((void)weft::run_cpu([] { return 1; }), std::logic_error);
+}
