@@ -139,19 +139,60 @@ class WEFT_API Runtime {
   std::unique_ptr<detail::RuntimeCore> core_;
 };
 
+// How weft::run treats SIGINT and SIGTERM (see docs/signals.md).
+struct RunOptions {
+  // The first SIGINT or SIGTERM cancels the main task: its cleanup runs, the runtime shuts
+  // down, and if the main task ended with that CancelledError, run() ends the process by that
+  // signal (as Python does for KeyboardInterrupt), so the exit status says "killed by SIGINT"
+  // (a shell shows 130; 143 for SIGTERM). A second one kills at once. A signal whose
+  // disposition is not SIG_DFL when run() starts (ignored, say, or given its own handler) is
+  // left alone, and add_signal_handler from the program replaces run's handler. false: run()
+  // touches no signal.
+  bool handle_signals = true;
+};
+
+namespace detail {
+struct RunSignalState;
+// weft::run's SIGINT/SIGTERM handling (runtime/run_signals.cpp): installed before the main task
+// starts, so that the main task sees them (and replaces them with add_signal_handler), and
+// removed by the destructor (or earlier, at shutdown, with the runtime's other handlers).
+class WEFT_API RunSignals {
+ public:
+  RunSignals(Runtime& runtime, bool enabled);
+  ~RunSignals();
+  RunSignals(const RunSignals&) = delete;
+  RunSignals& operator=(const RunSignals&) = delete;
+  // The task the first signal cancels (at once, if one came already).
+  void watch(const TaskRef& main);
+  // Once the runtime has shut down and the main task ended cancelled: if a signal cancelled it,
+  // flushes stdio and re-raises that signal with its default disposition (never returns).
+  void reraise_if_interrupted() noexcept;
+
+ private:
+  std::shared_ptr<RunSignalState> state_;
+};
+}  // namespace detail
+
 // asyncio.run: starts a runtime with cfg, runs fn as the main fiber, returns its result (or
 // rethrows its exception) after cancelling and joining everything left and stopping workers.
 template <class F>
-detail::TaskResultOf<F> run(Config cfg, F&& fn) {
+detail::TaskResultOf<F> run(Config cfg, RunOptions options, F&& fn) {
   Runtime runtime(std::move(cfg));
-  auto result = runtime.submit(std::forward<F>(fn));
-  result.wait();
+  detail::RunSignals signals(runtime, options.handle_signals);
+  Task<detail::TaskResultOf<F>> main = runtime.spawn(std::forward<F>(fn));
+  signals.watch(main.ref());
+  main.wait();
   runtime.shutdown();
-  return result.get();
+  if (main.cancelled()) signals.reraise_if_interrupted();
+  return main.get();
+}
+template <class F>
+detail::TaskResultOf<F> run(Config cfg, F&& fn) {
+  return run(std::move(cfg), RunOptions{}, std::forward<F>(fn));
 }
 template <class F>
 detail::TaskResultOf<F> run(F&& fn) {
-  return run(Config::from_env(), std::forward<F>(fn));
+  return run(Config::from_env(), RunOptions{}, std::forward<F>(fn));
 }
 
 }  // namespace weft
