@@ -80,15 +80,16 @@ RunSignals::RunSignals(Runtime& runtime, bool enabled) {
 
 void RunSignals::watch(const TaskRef& main) {
   if (!state_) return;
-  // The thread in run() only waits for main from here on: blocking the signals here has the
-  // kernel hand them to a worker (it prefers the main thread). A thread parked in a futex runs
-  // weft's tiny handler as well natively, but a sanitizer runtime defers handlers until the
-  // thread makes an intercepted call, which this one would not make before main ends. Workers
-  // started before this, so they keep the signals unblocked.
+  // The thread in run() only waits for main from here on: blocking every asynchronous signal
+  // here has the kernel hand them to a worker (it prefers the main thread), for run's own
+  // handlers and for those main registers later (add_signal_handler(SIGHUP, ...)). A thread
+  // parked in a futex runs weft's tiny handler as well natively, but a sanitizer runtime defers
+  // handlers until the thread makes an intercepted call, which this one would not make before
+  // main ends. Workers started before this, so they keep their masks.
   sigset_t handled;
-  sigemptyset(&handled);
-  for (int i = 0; i < 2; ++i)
-    if (state_->ids[i].load() != 0) sigaddset(&handled, RunSignalState::kSignals[i]);
+  sigfillset(&handled);
+  for (const int synchronous : {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP, SIGSYS, SIGABRT})
+    sigdelset(&handled, synchronous);
   state_->masked = pthread_sigmask(SIG_BLOCK, &handled, &state_->thread_mask) == 0;
   std::lock_guard guard(state_->mutex);
   state_->main = main;

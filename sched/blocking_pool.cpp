@@ -252,6 +252,11 @@ std::size_t BlockingPool::threads() const {
   return threads_;
 }
 
+void BlockingPool::keep_alive(std::shared_ptr<void> object) {
+  std::lock_guard lock(mutex_);
+  kept_.push_back(std::move(object));
+}
+
 std::size_t BlockingPool::queued() const {
   std::lock_guard lock(mutex_);
   return queue_.size();

@@ -16,6 +16,7 @@
 #include <deque>
 #include <memory>
 #include <mutex>
+#include <vector>
 
 #include "sync/wait_list.hpp"
 
@@ -52,6 +53,9 @@ class BlockingPool : public std::enable_shared_from_this<BlockingPool> {
   // The body of a pool thread (called by the thread's entry function only).
   void thread_main();
 
+  // Keeps `object` alive as long as the pool (which its threads share).
+  void keep_alive(std::shared_ptr<void> object);
+
   // Jobs waiting for a thread.
   [[nodiscard]] std::size_t queued() const;
 
@@ -80,8 +84,9 @@ class BlockingPool : public std::enable_shared_from_this<BlockingPool> {
   unsigned spinning_ = 0;  // idle threads watching queued_ before they sleep
   unsigned starting_ = 0;  // counted in threads_, not running thread_main yet
   bool stopping_ = false;
-  std::atomic<std::size_t> queued_{0};  // queue_.size(), readable without the lock
-  sync::WaitList room_waiters_;         // fibers parked on a full queue (its own lock)
+  std::atomic<std::size_t> queued_{0};       // queue_.size(), readable without the lock
+  std::vector<std::shared_ptr<void>> kept_;  // keep_alive()
+  sync::WaitList room_waiters_;              // fibers parked on a full queue (its own lock)
 };
 
 }  // namespace weft::sched

@@ -1,57 +1,11 @@
 #include "sched/cpu_pool.hpp"
 
-#include <oneapi/tbb/global_control.h>
-#include <oneapi/tbb/task_arena.h>
-
-#include <algorithm>
-#include <exception>
 #include <limits>
-
-namespace weft::detail {
-// runtime/blocking_job.cpp
-void run_job(TaskBlock* job) noexcept;
-void take_over_job(const TaskBlock* job) noexcept;
-void fail_unstarted_job(TaskBlock* job, std::exception_ptr error) noexcept;
-}  // namespace weft::detail
+#include <memory>
+#include <utility>
 
 namespace weft::sched {
 namespace {
-
-// The oneTBB objects, shared with the dispatcher threads (a stuck job's thread may outlive the
-// runtime, and must not outlive the arena it is in).
-struct Arena {
-  explicit Arena(unsigned threads)
-      : workers(tbb::global_control::max_allowed_parallelism,
-                std::max<std::size_t>(
-                    tbb::global_control::active_value(tbb::global_control::max_allowed_parallelism),
-                    static_cast<std::size_t>(threads) + 1)),
-        arena(static_cast<int>(threads), /*reserved_for_masters=*/0) {}
-  // oneTBB starts at most max_allowed_parallelism - 1 worker threads in all (one fewer than
-  // the hardware threads by default, so one on a 2-core machine); a parallel_for inside a job
-  // needs threads - 1 of them to fill the arena beside its dispatcher.
-  tbb::global_control workers;
-  tbb::task_arena arena;
-};
-
-void run_in_arena(void* context, detail::TaskBlock* job) noexcept {
-  bool taken = false;
-  try {
-    static_cast<Arena*>(context)->arena.execute([job, &taken] {
-      taken = true;
-      // Usually on this thread; if every slot is busy, oneTBB hands the functor to one of its
-      // workers instead. Either way, an acquire in instrumented code first: TSan must see that
-      // what the submitter did (the job's contents) happened before.
-      detail::take_over_job(job);
-      // Isolated: while this job waits inside its own parallel_for, its thread takes only
-      // that loop's pieces, never another queued job (which would run nested on this stack,
-      // under this job's context, and hold this one up until it ended).
-      tbb::this_task_arena::isolate([job] { detail::run_job(job); });
-    });
-  } catch (...) {
-    // oneTBB could not take the job (say, no memory for the arena): it fails, nothing else.
-    if (!taken) detail::fail_unstarted_job(job, std::current_exception());
-  }
-}
 
 // How long an idle dispatcher waits for the next job before its thread retires.
 constexpr std::chrono::milliseconds kKeepAlive{10'000};
@@ -60,8 +14,19 @@ constexpr std::chrono::milliseconds kKeepAlive{10'000};
 
 CpuPool::CpuPool(unsigned threads)
     : threads_(threads),
+      arena_(make_cpu_arena(threads)),
+      // The runner's context does not own the arena (an aliasing pointer with no owner).
       dispatch_(std::make_shared<BlockingPool>(
           "weft::run_cpu", threads, std::numeric_limits<std::size_t>::max(), kKeepAlive,
-          JobRunner{std::make_shared<Arena>(threads), &run_in_arena})) {}
+          JobRunner{std::shared_ptr<void>(std::shared_ptr<void>(), arena_.get()),
+                    &run_in_cpu_arena})) {}
+
+// After a clean shutdown() no dispatcher is inside the arena any more, and it is destroyed
+// here, on the runtime's thread. A job stuck past the deadline still is (inside
+// task_arena::execute, which uses the task_arena object on its way out): the arena then goes
+// with the dispatchers' pool, which its last thread frees.
+CpuPool::~CpuPool() {
+  if (stuck_ != 0) dispatch_->keep_alive(std::shared_ptr<CpuArena>(std::move(arena_)));
+}
 
 }  // namespace weft::sched

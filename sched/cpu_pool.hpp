@@ -10,14 +10,13 @@
 // would pay every time; a dispatcher watches its queue for a while first (BlockingPool's idle
 // spin), so a round trip costs about as much as a to_thread.
 //
-// Only sched/cpu_pool.cpp sees oneTBB's headers. It is built without ThreadSanitizer
-// instrumentation: oneTBB's task plumbing lives half in uninstrumented libtbb and half in its
-// headers, and TSan would see only the header half.
+// oneTBB itself is behind sched/cpu_arena.hpp.
 #include <chrono>
 #include <cstddef>
 #include <memory>
 
 #include "sched/blocking_pool.hpp"
+#include "sched/cpu_arena.hpp"
 
 namespace weft::detail {
 class TaskBlock;
@@ -28,6 +27,9 @@ namespace weft::sched {
 class CpuPool {
  public:
   explicit CpuPool(unsigned threads);
+  ~CpuPool();
+  CpuPool(const CpuPool&) = delete;
+  CpuPool& operator=(const CpuPool&) = delete;
 
   // Queues a job (taking over one reference); never parks. InvalidStateError after shutdown()
   // (the job is dropped, finished as cancelled).
@@ -35,14 +37,20 @@ class CpuPool {
 
   // As BlockingPool::shutdown: queued jobs are dropped, running ones get until `deadline`.
   std::size_t shutdown(std::chrono::steady_clock::time_point deadline) {
-    return dispatch_->shutdown(deadline);
+    stuck_ = dispatch_->shutdown(deadline);
+    return stuck_;
   }
 
   [[nodiscard]] unsigned threads() const noexcept { return threads_; }
 
  private:
   const unsigned threads_;
+  // Owned here, not by the dispatcher threads: oneTBB objects must be destroyed on the
+  // runtime's thread (a detached thread destroying them could meet libtbb's own teardown at
+  // process exit). Declared first, so destroyed after the dispatchers' pool lets go.
+  CpuArenaPtr arena_;
   std::shared_ptr<BlockingPool> dispatch_;
+  std::size_t stuck_ = 0;  // jobs still running when shutdown() gave up on them
 };
 
 }  // namespace weft::sched
