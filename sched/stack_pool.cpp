@@ -7,6 +7,8 @@
 #include <cstring>
 #include <system_error>
 
+#include "sched/switch_annotations.hpp"
+
 namespace weft::sched {
 namespace {
 
@@ -82,6 +84,9 @@ Stack StackPool::allocate() {
 
 void StackPool::release(Stack stack) noexcept {
   if (!stack.base) return;
+  // ASan keeps shadow bytes across munmap: the redzones of the frames this stack held would
+  // poison whatever is mapped here next (an io_uring ring, another library's buffer).
+  asan_unpoison(stack.base, stack.size);
   munmap(stack.base, stack.size);
   if (stack.guarded) guarded_stacks.fetch_sub(1, std::memory_order_relaxed);
 }
