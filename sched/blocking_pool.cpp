@@ -74,10 +74,7 @@ void BlockingPool::submit(detail::TaskBlock* job) {
     ++threads_;
     ++starting_;
   }
-  // A spinning thread takes a job without a wake-up (it looks at the queue under the lock
-  // before it sleeps, so skipping the notify cannot lose one); jobs beyond the spinners' wake
-  // a sleeping thread.
-  const bool notify = queue_.size() > spinning_;
+  const bool notify = should_wake_locked();
   lock.unlock();
   if (notify) work_.notify_one();
   if (start) start_thread(job);
@@ -167,6 +164,34 @@ bool BlockingPool::spin_for_work(std::unique_lock<std::mutex>& lock) {
   return !queue_.empty() || stopping_;
 }
 
+// Wake-ups in flight at most: each woken thread wakes the next if jobs are still waiting, so a
+// burst of jobs wakes sleeping threads in a few chains instead of one futex call (and context
+// switch) per job, most of which would find the job already taken by a running thread.
+constexpr unsigned kMaxWaking = 2;
+
+bool BlockingPool::should_wake_locked() noexcept {
+  // A spinning thread takes a job without a wake-up (it looks at the queue under the lock
+  // before it sleeps, so skipping the notify cannot lose one), as does a thread already woken.
+  const unsigned covered = spinning_ + waking_;
+  if (queue_.size() <= covered || idle_ <= covered || waking_ >= kMaxWaking) return false;
+  ++waking_;
+  return true;
+}
+
+bool BlockingPool::sleep_until_work(std::unique_lock<std::mutex>& lock) {
+  const auto deadline = std::chrono::steady_clock::now() + keep_alive_;
+  for (;;) {
+    const std::cv_status status = work_.wait_until(lock, deadline);
+    // Every return from the wait settles one counted wake-up: a notified one, or one this
+    // thread stands in for (the notify may have found it already leaving, or its job taken by
+    // a running thread). Undercounting only allows an extra wake-up; overcounting would stop
+    // them for good.
+    if (waking_ != 0) --waking_;
+    if (!queue_.empty() || stopping_) return true;
+    if (status == std::cv_status::timeout) return false;
+  }
+}
+
 bool BlockingPool::wants_thread_locked() const noexcept {
   return queue_.size() > idle_ + starting_ && threads_ < max_threads_;
 }
@@ -190,8 +215,7 @@ void BlockingPool::thread_main() {
         --idle_;
         break;
       }
-      const bool woken =
-          work_.wait_for(lock, keep_alive_, [this] { return !queue_.empty() || stopping_; });
+      const bool woken = sleep_until_work(lock);
       --idle_;
       if (!woken) {
         --threads_;  // retire: idle for keep_alive
@@ -204,7 +228,9 @@ void BlockingPool::thread_main() {
     queue_.pop_front();
     queued_.store(queue_.size(), std::memory_order_relaxed);
     ++running_;
+    const bool wake_next = should_wake_locked();
     lock.unlock();
+    if (wake_next) work_.notify_one();
     room_freed();
     if (runner_.run)
       runner_.run(runner_.context.get(), job);

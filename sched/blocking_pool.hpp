@@ -63,6 +63,10 @@ class BlockingPool : public std::enable_shared_from_this<BlockingPool> {
   // Starts a thread already counted in threads_. If it cannot, and no other thread runs or is
   // being started, every queued job fails with OSError: `job` by the exception thrown here.
   void start_thread(detail::TaskBlock* job);
+  // Idle: sleeps until there is work or a stop (true) or keep_alive passes (false).
+  bool sleep_until_work(std::unique_lock<std::mutex>& lock);
+  // Whether to wake a sleeping thread for the queued jobs (counts the wake-up if so).
+  [[nodiscard]] bool should_wake_locked() noexcept;
   // More jobs wait than idle threads and starts under way could take, and there is room.
   [[nodiscard]] bool wants_thread_locked() const noexcept;
   // Idle: watches queued_ for a while without the lock; true if there is work (or a stop) now.
@@ -83,6 +87,7 @@ class BlockingPool : public std::enable_shared_from_this<BlockingPool> {
   unsigned running_ = 0;
   unsigned spinning_ = 0;  // idle threads watching queued_ before they sleep
   unsigned starting_ = 0;  // counted in threads_, not running thread_main yet
+  unsigned waking_ = 0;    // sleeping threads notified that have not woken yet
   bool stopping_ = false;
   std::atomic<std::size_t> queued_{0};       // queue_.size(), readable without the lock
   std::vector<std::shared_ptr<void>> kept_;  // keep_alive()
