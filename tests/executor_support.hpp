@@ -1,5 +1,6 @@
 #pragma once
-// What the executor suites share: shutting a runtime down while one of its pool jobs is stuck.
+// What the executor suites share: the same behaviour checked for both pools (to_thread and
+// run_cpu), each given as `submit`, a callable that hands a job to its pool.
 #include <doctest/doctest.h>
 
 #include <atomic>
@@ -10,6 +11,65 @@
 #include "runtime_fixture.hpp"
 
 namespace weft_test {
+
+// With a pool of one thread busy, a second job is cancelled before it starts: its awaiter
+// gets the CancelledError at once, and the job never runs (not even when the pool reaches it).
+// `one_thread` is a config whose pool under test has a single thread.
+template <class Submit>
+void check_unstarted_job_is_dropped(Submit submit, const weft::Config& one_thread) {
+  using namespace std::chrono_literals;
+  with_runtimes(
+      [submit](weft::Runtime& runtime) {
+        runtime
+            .submit([submit] {
+              std::atomic<bool> release{false};
+              std::atomic<bool> first_started{false};
+              std::atomic<bool> second_ran{false};
+              weft::Task<void> first = submit([&] {
+                first_started = true;
+                while (!release.load()) std::this_thread::sleep_for(100us);
+              });
+              while (!first_started.load()) weft::sleep(100us);
+              weft::Task<void> second = submit([&] { second_ran = true; });
+              CHECK(second.cancel("not needed"));
+              CHECK_THROWS_WITH_AS(second.get(), "not needed", weft::CancelledError);
+              release = true;
+              first.get();
+              submit([] {}).get();  // the pool has moved past the dropped job
+              CHECK_FALSE(second_ran.load());
+            })
+            .get();
+      },
+      {1, 2}, one_thread);
+}
+
+// A running job sees this_job::cancelled() once cancelled; a fiber awaiting it that is
+// cancelled gets CancelledError at once, and what the job returns afterwards is discarded.
+template <class Submit>
+void check_running_job_sees_cancel(Submit submit) {
+  using namespace std::chrono_literals;
+  in_runtimes([submit] {
+    std::atomic<bool> started{false};
+    std::atomic<bool> saw_cancel{false};
+    weft::Task<int> job = submit([&] {
+      started = true;
+      const auto until = std::chrono::steady_clock::now() + 5s;
+      while (!weft::this_job::cancelled() && std::chrono::steady_clock::now() < until)
+        std::this_thread::sleep_for(100us);
+      saw_cancel = weft::this_job::cancelled();
+      return 1;
+    });
+    while (!started.load()) weft::sleep(100us);
+    weft::Task<int> awaiter = weft::spawn([&] { return job.get(); });
+    weft::sleep(1ms);
+    awaiter.cancel();
+    CHECK_THROWS_AS(awaiter.get(), weft::CancelledError);
+    job.wait();
+    CHECK(saw_cancel.load());
+    CHECK(job.cancelled());                    // what it returned after the cancel is discarded
+    CHECK_FALSE(weft::this_job::cancelled());  // not in a job
+  });
+}
 
 // Runs a job through submit(fn) (weft::to_thread or weft::run_cpu) that blocks until released,
 // checks that Runtime::shutdown returns anyway (reporting an unclean shutdown), then lets the

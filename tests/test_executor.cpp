@@ -79,52 +79,14 @@ TEST_CASE("10,000 to_thread calls with at most 8 threads: never more than 8 at o
 }
 
 TEST_CASE("cancelling a job that has not started drops it at once: it never runs") {
-  weft::Config config = weft_test::base_config();
-  config.blocking_threads = 1;
-  with_runtimes(
-      [](weft::Runtime& runtime) {
-        runtime
-            .submit([] {
-              std::atomic<bool> release{false};
-              std::atomic<bool> second_ran{false};
-              weft::Task<void> first = weft::to_thread([&] {
-                while (!release.load()) std::this_thread::sleep_for(100us);
-              });
-              weft::Task<void> second = weft::to_thread([&] { second_ran = true; });
-              CHECK(second.cancel("not needed"));
-              CHECK_THROWS_WITH_AS(second.get(), "not needed", weft::CancelledError);
-              release = true;
-              first.get();
-              weft::to_thread([] {}).get();  // the pool moved past the dropped job
-              CHECK_FALSE(second_ran.load());
-            })
-            .get();
-      },
-      {1, 2}, config);
+  weft::Config one_thread = weft_test::base_config();
+  one_thread.blocking_threads = 1;
+  weft_test::check_unstarted_job_is_dropped([](auto fn) { return weft::to_thread(std::move(fn)); },
+                                            one_thread);
 }
 
 TEST_CASE("a running job sees this_job::cancelled: its awaiter gets CancelledError at once") {
-  in_runtimes([] {
-    std::atomic<bool> started{false};
-    std::atomic<bool> saw_cancel{false};
-    weft::Task<int> job = weft::to_thread([&] {
-      started = true;
-      const auto until = std::chrono::steady_clock::now() + 5s;
-      while (!weft::this_job::cancelled() && std::chrono::steady_clock::now() < until)
-        std::this_thread::sleep_for(100us);
-      saw_cancel = weft::this_job::cancelled();
-      return 1;
-    });
-    while (!started.load()) weft::sleep(100us);
-    weft::Task<int> awaiter = weft::spawn([&] { return job.get(); });
-    weft::sleep(1ms);
-    awaiter.cancel();
-    CHECK_THROWS_AS(awaiter.get(), weft::CancelledError);
-    job.wait();
-    CHECK(saw_cancel.load());
-    CHECK(job.cancelled());                    // what it returned after the cancel is discarded
-    CHECK_FALSE(weft::this_job::cancelled());  // not on a pool thread
-  });
+  weft_test::check_running_job_sees_cancel([](auto fn) { return weft::to_thread(std::move(fn)); });
 }
 
 TEST_CASE("shutdown returns even if a blocking job is stuck") {

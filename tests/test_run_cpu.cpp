@@ -94,55 +94,14 @@ TEST_CASE("cpu_threads 0 (the default) sizes the arena like the workers") {
 }
 
 TEST_CASE("cancelling a CPU job that has not started drops it at once: it never runs") {
-  weft::Config config = weft_test::base_config();
-  config.cpu_threads = 1;
-  with_runtimes(
-      [](weft::Runtime& runtime) {
-        runtime
-            .submit([] {
-              std::atomic<bool> release{false};
-              std::atomic<bool> first_started{false};
-              std::atomic<bool> second_ran{false};
-              weft::Task<void> first = weft::run_cpu([&] {
-                first_started = true;
-                while (!release.load()) std::this_thread::sleep_for(100us);
-              });
-              while (!first_started.load()) weft::sleep(100us);
-              weft::Task<void> second = weft::run_cpu([&] { second_ran = true; });
-              second.cancel("not needed");
-              CHECK_THROWS_WITH_AS(second.get(), "not needed", weft::CancelledError);
-              release = true;
-              first.get();
-              // The arena reaches the dropped job after the first one; it must not run it.
-              weft::run_cpu([] {}).get();
-              CHECK_FALSE(second_ran.load());
-            })
-            .get();
-      },
-      {1, 2}, config);
+  weft::Config one_thread = weft_test::base_config();
+  one_thread.cpu_threads = 1;
+  weft_test::check_unstarted_job_is_dropped([](auto fn) { return weft::run_cpu(std::move(fn)); },
+                                            one_thread);
 }
 
 TEST_CASE("a running CPU job sees this_job::cancelled: its awaiter gets CancelledError at once") {
-  in_runtimes([] {
-    std::atomic<bool> started{false};
-    std::atomic<bool> saw_cancel{false};
-    weft::Task<int> job = weft::run_cpu([&] {
-      started = true;
-      const auto until = std::chrono::steady_clock::now() + 5s;
-      while (!weft::this_job::cancelled() && std::chrono::steady_clock::now() < until)
-        std::this_thread::yield();
-      saw_cancel = weft::this_job::cancelled();
-      return 1;
-    });
-    while (!started.load()) weft::sleep(100us);
-    weft::Task<int> awaiter = weft::spawn([&] { return job.get(); });
-    weft::sleep(1ms);
-    awaiter.cancel();
-    CHECK_THROWS_AS(awaiter.get(), weft::CancelledError);
-    job.wait();
-    CHECK(saw_cancel.load());
-    CHECK(job.cancelled());
-  });
+  weft_test::check_running_job_sees_cancel([](auto fn) { return weft::run_cpu(std::move(fn)); });
 }
 
 TEST_CASE("many fibers on every worker await CPU jobs at once: every result comes back") {
