@@ -182,8 +182,9 @@ std::string File::read_all() {
   constexpr std::size_t kChunk = 256 * 1024;
   for (;;) {
     // At least the size the file has now, so a regular file is read in one go.
+    const std::uint64_t file_size = size();
     const std::size_t want =
-        std::max<std::size_t>(kChunk, size() > all.size() ? size() - all.size() : 0);
+        std::max<std::size_t>(kChunk, file_size > all.size() ? file_size - all.size() : 0);
     std::string chunk = read_at(all.size(), std::min(want, kMaxChunk));
     if (chunk.empty()) return all;
     all += chunk;

@@ -73,13 +73,7 @@ void drop_job(TaskBlock* job) noexcept {
 }
 
 void fail_unstarted_job(TaskBlock* job, std::exception_ptr error) noexcept {
-  if (claim_start(job)) {
-    job->error = std::move(error);
-    job->flags.fetch_or(kFailed, std::memory_order_relaxed);
-    if (job->body) job->body->discard();
-    job->context.reset();
-    finish_block(job);
-  }
+  if (claim_start(job)) finish_unstarted(job, std::move(error));
   release(job);
 }
 

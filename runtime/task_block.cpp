@@ -181,14 +181,19 @@ void run_task_body(TaskBlock* task) {
   finish_block(task);
 }
 
-void finish_unstarted(TaskBlock* task) noexcept {
-  std::string message;
-  {
-    std::lock_guard guard(task->done_waiters.lock());
-    if (task->extras) message = task->extras->cancel_message;
+void finish_unstarted(TaskBlock* task, std::exception_ptr error) noexcept {
+  if (error) {
+    task->error = std::move(error);
+    task->flags.fetch_or(kStarted | kFailed, std::memory_order_relaxed);
+  } else {
+    std::string message;
+    {
+      std::lock_guard guard(task->done_waiters.lock());
+      if (task->extras) message = task->extras->cancel_message;
+    }
+    task->error = std::make_exception_ptr(CancelledError(std::move(message)));
+    task->flags.fetch_or(kStarted | kCancelled, std::memory_order_relaxed);
   }
-  task->error = std::make_exception_ptr(CancelledError(std::move(message)));
-  task->flags.fetch_or(kStarted | kCancelled, std::memory_order_relaxed);
   if (task->body) task->body->discard();
   task->context.reset();  // it never ran: nothing else touches its context
   finish_block(task);

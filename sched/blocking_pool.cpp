@@ -28,7 +28,7 @@ namespace weft::sched {
 BlockingPool::BlockingPool(const char* name, unsigned max_threads, std::size_t queue_limit,
                            std::chrono::milliseconds keep_alive, JobRunner runner) noexcept
     : name_(name),
-      runner_(std::move(runner)),
+      runner_(runner),
       max_threads_(max_threads),
       queue_limit_(queue_limit),
       keep_alive_(keep_alive) {}
@@ -233,7 +233,7 @@ void BlockingPool::thread_main() {
     if (wake_next) work_.notify_one();
     room_freed();
     if (runner_.run)
-      runner_.run(runner_.context.get(), job);
+      runner_.run(runner_.context, job);
     else
       detail::run_job(job);
     lock.lock();

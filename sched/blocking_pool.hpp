@@ -26,11 +26,12 @@ class TaskBlock;
 
 namespace weft::sched {
 
-// How a pool thread runs a job: run(context.get(), job), which must end in detail::run_job.
-// The default (run == nullptr) calls detail::run_job directly. `context` lives as long as the
-// pool's threads, which may outlive the runtime.
+// How a pool thread runs a job: run(context, job), which must end in detail::run_job. The
+// default (run == nullptr) calls detail::run_job directly. The pool does not own `context`:
+// its owner keeps it alive while jobs may run, or hands it to keep_alive() when it cannot
+// wait for them (the pool's threads may outlive the runtime).
 struct JobRunner {
-  std::shared_ptr<void> context;
+  void* context = nullptr;
   void (*run)(void* context, detail::TaskBlock* job) noexcept = nullptr;
 };
 

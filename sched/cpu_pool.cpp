@@ -15,11 +15,9 @@ constexpr std::chrono::milliseconds kKeepAlive{10'000};
 CpuPool::CpuPool(unsigned threads)
     : threads_(threads),
       arena_(make_cpu_arena(threads)),
-      // The runner's context does not own the arena (an aliasing pointer with no owner).
-      dispatch_(std::make_shared<BlockingPool>(
-          "weft::run_cpu", threads, std::numeric_limits<std::size_t>::max(), kKeepAlive,
-          JobRunner{std::shared_ptr<void>(std::shared_ptr<void>(), arena_.get()),
-                    &run_in_cpu_arena})) {}
+      dispatch_(std::make_shared<BlockingPool>("weft::run_cpu", threads,
+                                               std::numeric_limits<std::size_t>::max(), kKeepAlive,
+                                               JobRunner{arena_.get(), &run_in_cpu_arena})) {}
 
 // After a clean shutdown() no dispatcher is inside the arena any more, and it is destroyed
 // here, on the runtime's thread. A job stuck past the deadline still is (inside

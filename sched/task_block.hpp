@@ -131,8 +131,9 @@ bool sweep_retired(RuntimeCore& runtime, unsigned worker, std::size_t limit) noe
 // What every suspension point does, for calls that do not always suspend (file I/O): throws
 // CancelledError for a pending cancel() or an expired Timeout scope, unless uncancellable.
 void cancellation_point(TaskBlock* task);
-// Finishes a task that was cancelled before it ever ran.
-void finish_unstarted(TaskBlock* task) noexcept;
+// Finishes a task that never ran: cancelled (with its cancel() message), or failed with
+// `error` if one is given (a job no pool thread could be started for).
+void finish_unstarted(TaskBlock* task, std::exception_ptr error = nullptr) noexcept;
 // Throws CancelledError if the task has a cancellation pending, consuming it.
 void deliver_pending_cancel(TaskBlock* task);
 // Throws the CancelledError of a delivered cancellation (the wait it cut short is left).
