@@ -25,6 +25,7 @@ class GeneratorCore {
   sched::Waiter* body = nullptr;      // parked in generator_yield
   bool has_item = false;
   bool finished = false;
+  bool closing = false;  // generator_close(): every yield is a cancellation from now on
   std::exception_ptr error;
 };
 
@@ -79,6 +80,7 @@ bool generator_next(GeneratorCore* core, TaskBlock* body_task) {
     // cancellation is the body's too.
     // Wait for the body to end, not for an item: a body cancelled before it ever ran never
     // reaches generator_finish. An item it yielded first stays for the next call.
+    generator_close(core);
     request_cancel(body_task, cancel_message_of(self), false);
     await_done_uncancellable(body_task);
     throw_cancelled(self);
@@ -92,12 +94,19 @@ bool generator_next(GeneratorCore* core, TaskBlock* body_task) {
 void generator_yield(GeneratorCore* core) {
   TaskBlock* self = fiber_task("weft::Yield");
   sched::Waiter waiter(self);
+  bool closing;
   {
     std::lock_guard guard(core->lock);
-    core->has_item = true;
-    core->body = &waiter;
-    if (core->consumer) core->consumer->fire(sched::WakeReason::notified);
+    core->has_item = true;  // kept for a later next() even if closing (see generator_next)
+    closing = core->closing;
+    if (!closing) {
+      core->body = &waiter;
+      if (core->consumer) core->consumer->fire(sched::WakeReason::notified);
+    }
   }
+  // Nobody will ask for another item: whatever the body did with the cancellation that closed
+  // it, this yield is one.
+  if (closing) throw_cancelled(self);
   const sched::WakeReason why = io::park_until(waiter,
                                                "a generator waiting to be asked for its "
                                                "next item",
@@ -107,6 +116,11 @@ void generator_yield(GeneratorCore* core) {
     if (core->body == &waiter) core->body = nullptr;
   }
   if (why == sched::WakeReason::cancelled) throw_cancelled(self);
+}
+
+void generator_close(GeneratorCore* core) noexcept {
+  std::lock_guard guard(core->lock);
+  core->closing = true;
 }
 
 void generator_finish(GeneratorCore* core, std::exception_ptr error) noexcept {

@@ -132,3 +132,60 @@ TEST_CASE("a generator under a timeout") {
     CHECK(seen >= 1);
   });
 }
+
+// Python raises RuntimeError at such a yield ("async generator ignored GeneratorExit"); weft
+// cancels the body again there. Before, close() waited forever for the body to end.
+TEST_CASE("a body that catches close()'s CancelledError and yields again is cancelled there") {
+  in_runtimes([] {
+    std::atomic<int> caught{0};
+    std::atomic<bool> cleaned{false};
+    {
+      weft::Generator<int> g([&](weft::Yield<int>& yield) {
+        struct Cleanup {
+          std::atomic<bool>& flag;
+          ~Cleanup() { flag = true; }
+        } cleanup{cleaned};
+        for (int i = 0;; ++i) {
+          try {
+            yield(i);
+          } catch (const weft::CancelledError&) {
+            // Ignores the close once and carries on; the next yield is cancelled too. (A body
+            // that swallowed every cancellation would never end, like any such task.)
+            if (++caught > 1) throw;
+          }
+        }
+      });
+      CHECK(g.next() == 0);
+    }  // close(): would hang without the fix
+    CHECK(cleaned.load());
+    CHECK(caught.load() == 2);
+  });
+}
+
+TEST_CASE("a body that ignores its consumer's cancellation and yields again ends") {
+  in_runtimes([] {
+    std::atomic<bool> cleaned{false};
+    std::atomic<bool> waiting{false};
+    weft::Task<void> consumer = weft::spawn([&] {
+      weft::Generator<int> g([&](weft::Yield<int>& yield) {
+        struct Cleanup {
+          std::atomic<bool>& flag;
+          ~Cleanup() { flag = true; }
+        } cleanup{cleaned};
+        yield(1);
+        try {
+          waiting = true;
+          weft::sleep(1h);
+        } catch (const weft::CancelledError&) {
+        }
+        yield(2);  // cancelled: the consumer is gone
+        yield(3);
+      });
+      for (int x : g) (void)x;
+    });
+    while (!waiting.load()) weft::yield_now();
+    consumer.cancel();
+    CHECK_THROWS_AS(consumer.get(), weft::CancelledError);
+    CHECK(cleaned.load());
+  });
+}

@@ -12,7 +12,11 @@
 // next one (a strict hand-off, like Python's generators: it never runs ahead). An exception
 // from the body reaches the consumer. Destroying the generator early (leaving the loop) cancels
 // the body at its yield, so its cleanup runs (`finally`), and waits for it. Cancelling the
-// consumer while it waits for an item cancels the body too. Fiber-only.
+// consumer while it waits for an item cancels the body too. A body that catches that
+// CancelledError and yields again gets another one at that yield (Python raises RuntimeError
+// there: "async generator ignored GeneratorExit"), so closing does not wait forever for a
+// consumer that is gone. (A body that swallows every cancellation never ends, like any task
+// that does.) Fiber-only.
 #include <exception>
 #include <memory>
 #include <optional>
@@ -36,6 +40,10 @@ WEFT_API bool generator_next(GeneratorCore* core, TaskBlock* body_task);
 // Body: hands the item over and parks until the next one is asked for. CancelledError when the
 // generator is closed.
 WEFT_API void generator_yield(GeneratorCore* core);
+// The generator is being closed (by close() or by its consumer's cancellation): from now on
+// every yield of the body throws CancelledError, so a body that catches the first one and
+// yields again still ends instead of waiting forever for a consumer that is gone.
+WEFT_API void generator_close(GeneratorCore* core) noexcept;
 // Body: it has ended (error: its exception, or nullptr).
 WEFT_API void generator_finish(GeneratorCore* core, std::exception_ptr error) noexcept;
 }  // namespace detail
@@ -102,6 +110,7 @@ class Generator {
   // Cancels a body that has not ended at its yield (its cleanup runs) and waits for it.
   void close() noexcept {
     if (!state_ || !state_->task || state_->task.done()) return;
+    detail::generator_close(state_->core);
     state_->task.cancel("weft::Generator closed");
     detail::await_done_uncancellable(state_->task.block());
   }
