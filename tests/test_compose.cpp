@@ -1,6 +1,9 @@
 // gather, gather_all, wait, as_completed, wait_for and shield.
 #include <atomic>
 #include <chrono>
+#include <cstddef>
+#include <iterator>
+#include <ranges>
 #include <stdexcept>
 #include <string>
 #include <tuple>
@@ -24,6 +27,43 @@ struct Gate {
 double seconds_since(weft::TimePoint start) {
   return std::chrono::duration<double>(weft::now() - start).count();
 }
+
+// A single-pass range of tasks: it may be read once, and the range functions read twice.
+struct InputOnlyTasks {
+  struct iterator {
+    using value_type = weft::Task<int>;
+    using difference_type = std::ptrdiff_t;
+    weft::Task<int>* at;
+    weft::Task<int>& operator*() const { return *at; }
+    iterator& operator++() {
+      ++at;
+      return *this;
+    }
+    void operator++(int) { ++at; }
+    friend bool operator==(const iterator& it, std::default_sentinel_t) { return !it.at; }
+  };
+  iterator begin() { return {nullptr}; }
+  std::default_sentinel_t end() { return {}; }
+};
+
+template <class R>
+concept GatherAllTakes = requires(R& tasks) {
+  weft::gather_all(tasks);
+};
+template <class R>
+concept WaitTakes = requires(R& tasks) {
+  weft::wait(tasks);
+};
+template <class R>
+concept AsCompletedTakes = requires(R& tasks) {
+  weft::as_completed(tasks);
+};
+
+static_assert(std::ranges::input_range<InputOnlyTasks> &&
+              !std::ranges::forward_range<InputOnlyTasks>);
+static_assert(GatherAllTakes<std::vector<weft::Task<int>>> && !GatherAllTakes<InputOnlyTasks>);
+static_assert(WaitTakes<std::vector<weft::Task<int>>> && !WaitTakes<InputOnlyTasks>);
+static_assert(AsCompletedTakes<std::vector<weft::Task<int>>> && !AsCompletedTakes<InputOnlyTasks>);
 
 }  // namespace
 

@@ -195,9 +195,13 @@ auto gather(A&&... args) {
   return std::apply([](auto&... t) { return detail::gather_tasks<Gathered>(t...); }, tasks);
 }
 
+// The range functions below walk their range more than once (to wait, then to take results),
+// so they take forward ranges: a single-pass range (a generator view, an istream view) does not
+// compile rather than being read twice.
+//
 // gather over a range of Task<T> (moved in or by reference; either way their results are taken
 // as by get()). Returns std::vector<T> (nothing for void); the first failure propagates.
-template <std::ranges::input_range R>
+template <std::ranges::forward_range R>
 requires detail::is_task_v<std::ranges::range_reference_t<R>>
 auto gather_all(R&& tasks) {
   using T = detail::ValueOfRange<R>;
@@ -228,7 +232,7 @@ auto gather_all(R&& tasks) {
 
 // gather_all(tasks, weft::return_exceptions): waits for every task and reports each outcome;
 // throws nothing but the gathering fiber's own CancelledError.
-template <std::ranges::input_range R>
+template <std::ranges::forward_range R>
 requires detail::is_task_v<std::ranges::range_reference_t<R>>
     std::vector<Result<detail::ValueOfRange<R>>> gather_all(R&& tasks, ReturnExceptions) {
   std::vector<detail::TaskBlock*> blocks = detail::blocks_of(tasks);
@@ -269,7 +273,7 @@ std::vector<TaskBlock*> blocks_to_wait(R& tasks) {
 
 // asyncio.wait: parks until `when` holds or `timeout` passes, and splits the tasks into done and
 // pending. Never cancels anything. An empty set: std::invalid_argument.
-template <std::ranges::input_range R, class Rep = std::int64_t, class Period = std::nano>
+template <std::ranges::forward_range R, class Rep = std::int64_t, class Period = std::nano>
 requires detail::is_task_v<std::ranges::range_reference_t<R>> &&
     std::is_lvalue_reference_v<std::ranges::range_reference_t<R>>
 auto wait(R& tasks, ReturnWhen when = AllCompleted,
@@ -335,12 +339,12 @@ class AsCompleted {
   detail::CompletionOrder* order_ = nullptr;
 };
 
-template <std::ranges::input_range R>
+template <std::ranges::forward_range R>
 requires detail::is_task_v<std::ranges::range_reference_t<R>> AsCompleted<R> as_completed(
     R&& tasks) {
   return AsCompleted<R>(std::forward<R>(tasks), UINT64_MAX);
 }
-template <std::ranges::input_range R, class Rep, class Period>
+template <std::ranges::forward_range R, class Rep, class Period>
 requires detail::is_task_v<std::ranges::range_reference_t<R>> AsCompleted<R> as_completed(
     R&& tasks, std::chrono::duration<Rep, Period> timeout) {
   return AsCompleted<R>(std::forward<R>(tasks), detail::deadline_ns_after(timeout));
