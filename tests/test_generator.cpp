@@ -10,6 +10,16 @@
 using namespace std::chrono_literals;
 using weft_test::in_runtimes;
 
+namespace {
+
+// Sets the flag when the body's stack unwinds: its cleanup ran.
+struct SetOnExit {
+  std::atomic<bool>& flag;
+  ~SetOnExit() { flag = true; }
+};
+
+}  // namespace
+
 TEST_CASE("a generator yields its items in order and may suspend between them") {
   in_runtimes([] {
     weft::Generator<int> numbers([](weft::Yield<int>& yield) {
@@ -61,10 +71,7 @@ TEST_CASE("leaving the loop early runs the generator's cleanup") {
     std::atomic<bool> cleaned{false};
     {
       weft::Generator<int> g([&](weft::Yield<int>& yield) {
-        struct Cleanup {
-          std::atomic<bool>& flag;
-          ~Cleanup() { flag = true; }
-        } cleanup{cleaned};
+        const SetOnExit cleanup{cleaned};
         for (int i = 0;; ++i) yield(i);
       });
       for (int x : g)
@@ -97,10 +104,7 @@ TEST_CASE("cancelling the consumer while it waits cancels the body too") {
     std::atomic<bool> waiting{false};
     weft::Task<void> consumer = weft::spawn([&] {
       weft::Generator<int> g([&](weft::Yield<int>& yield) {
-        struct Cleanup {
-          std::atomic<bool>& flag;
-          ~Cleanup() { flag = true; }
-        } cleanup{body_cleaned};
+        const SetOnExit cleanup{body_cleaned};
         yield(1);
         waiting = true;
         weft::sleep(1h);
@@ -141,10 +145,7 @@ TEST_CASE("a body that catches close()'s CancelledError and yields again is canc
     std::atomic<bool> cleaned{false};
     {
       weft::Generator<int> g([&](weft::Yield<int>& yield) {
-        struct Cleanup {
-          std::atomic<bool>& flag;
-          ~Cleanup() { flag = true; }
-        } cleanup{cleaned};
+        const SetOnExit cleanup{cleaned};
         for (int i = 0;; ++i) {
           try {
             yield(i);
@@ -168,10 +169,7 @@ TEST_CASE("a body that ignores its consumer's cancellation and yields again ends
     std::atomic<bool> waiting{false};
     weft::Task<void> consumer = weft::spawn([&] {
       weft::Generator<int> g([&](weft::Yield<int>& yield) {
-        struct Cleanup {
-          std::atomic<bool>& flag;
-          ~Cleanup() { flag = true; }
-        } cleanup{cleaned};
+        const SetOnExit cleanup{cleaned};
         yield(1);
         try {
           waiting = true;
