@@ -149,7 +149,7 @@ class SignalReader {
 
   void operator()() {
     // Only this task touches read_end (the hub's creator filled it before spawning us).
-    Socket pipe(hub_->read_end.release());
+    Socket& pipe = pipe_.emplace(hub_->read_end.release());
     unsigned char numbers[64];
     for (;;) {
       const ssize_t n = ::read(pipe.fd(), numbers, sizeof numbers);
@@ -168,6 +168,10 @@ class SignalReader {
 
  private:
   std::shared_ptr<SignalHub> hub_;
+  // A member, not a local of operator(): it closes after ~SignalReader has retired the hub.
+  // Were the read end closed first (the task cancelled or failed), a signal arriving before
+  // the retire would be written to a pipe with no reader, and SIGPIPE would end the process.
+  std::optional<Socket> pipe_;
 };
 
 // A hub for `core` with its reader task spawned. Made without the table lock: should the

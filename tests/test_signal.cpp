@@ -568,3 +568,18 @@ TEST_CASE(
   REQUIRE(WIFEXITED(child.status));
   CHECK(WEXITSTATUS(child.status) == 7);
 }
+
+// The reader's end of a runtime's signal pipe closes only after the hub has retired: a signal
+// that came in between would be written to a pipe with no reader, and SIGPIPE (left at its
+// default here) would end the test process.
+TEST_CASE("signals arriving while their runtime shuts down never meet a closed signal pipe") {
+  Disposition ignored(SIGUSR1, SIG_IGN);
+  Pelter pelter(SIGUSR1, 2us);
+  for (int round = 0; round < static_cast<int>(weft_test::scaled(1'000)); ++round) {
+    weft::Runtime runtime(weft_test::config_with(2));
+    std::atomic<int> calls{0};
+    weft::add_signal_handler(runtime, SIGUSR1, [&] { ++calls; });
+    CHECK(runtime.shutdown(10s));
+  }
+  CHECK(disposition_is(SIGUSR1, SIG_IGN));
+}
