@@ -142,25 +142,31 @@ void ChildWatch::send_signal(int signal) {
 void ChildWatch::watch_pidfd() {
   // The pidfd turns readable when the child exits. A readiness edge that came before the first
   // wait registered the fd is reported at registration, so checking first loses nothing.
-  while (!try_reap()) pidfd_.wait(kReadable, kNoDeadline, "waiting for a child process to exit");
+  // Unsupported (an old kernel): returning drops the watcher's ticket, which hands the watch
+  // to a thread (abandon()).
+  while (try_reap() == Reap::running)
+    pidfd_.wait(kReadable, kNoDeadline, "waiting for a child process to exit");
 }
 
-bool ChildWatch::try_reap() {
+ChildWatch::Reap ChildWatch::try_reap() {
   std::lock_guard guard(mutex_);
-  if (returncode_) return true;
+  if (returncode_) return Reap::done;
   siginfo_t info{};
   int rc;
   do {
     rc = waitid(P_PIDFD, static_cast<id_t>(pidfd_.fd()), &info, WEXITED | WNOHANG);
   } while (rc != 0 && errno == EINTR);
   if (rc != 0) {
-    if (errno == EAGAIN) return false;  // a non-blocking pidfd of a running child
-    finish_locked(kStatusLost);         // ECHILD: reaped by someone else
-    return true;
+    if (errno == EAGAIN) return Reap::running;  // a non-blocking pidfd of a running child
+    // Linux 5.3 has pidfd_open but not P_PIDFD (5.4): waitid says EINVAL, and a thread waits
+    // by pid instead. Only ECHILD means that someone else reaped the child.
+    if (errno != ECHILD) return Reap::unsupported;
+    finish_locked(kStatusLost);
+    return Reap::done;
   }
-  if (info.si_pid == 0) return false;  // still running
+  if (info.si_pid == 0) return Reap::running;
   finish_locked(status_of(info));
-  return true;
+  return Reap::done;
 }
 
 void ChildWatch::abandon() noexcept {

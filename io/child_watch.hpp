@@ -47,8 +47,10 @@ class ChildWatch : public std::enable_shared_from_this<ChildWatch> {
 
  private:
   void watch_pidfd();
-  // Reaps the child if it has exited; true once reaped. Takes mutex_.
-  bool try_reap();
+  // running: not exited yet; done: reaped (now or before); unsupported: waitid cannot use the
+  // pidfd (an old kernel). Takes mutex_.
+  enum class Reap { running, done, unsupported };
+  Reap try_reap();
   void start_thread();
   void reap_blocking();
   void finish_locked(int status) noexcept;
