@@ -66,7 +66,7 @@ OwnedFd above_stdio(int fd, const char* what) {
 }
 
 // This process's end and the child's end of a Unix stream socket pair; see weft/process.hpp for
-// why not pipe(2). The child's end stays blocking (the child does not expect O_NONBLOCK); the
+// why not pipe(2). Both ends are blocking here (the child does not expect O_NONBLOCK); the
 // direction this process does not use is shut down, so a child that reads its stdout sees EOF
 // and a child that writes its stdin gets EPIPE, as with a pipe.
 void make_pipe(int target, OwnedFd& parent, OwnedFd& child) {
@@ -76,9 +76,7 @@ void make_pipe(int target, OwnedFd& parent, OwnedFd& child) {
   parent = OwnedFd(ends[0]);
   child = OwnedFd(ends[1]);
   if (child.get() < 3) child = above_stdio(child.get(), stream_name(target));
-  const int flags = fcntl(parent.get(), F_GETFL);
-  if (flags < 0 || fcntl(parent.get(), F_SETFL, flags | O_NONBLOCK) != 0)
-    throw_os_error(errno, "weft: making a pipe non-blocking");
+  // This process's end turns non-blocking when a Socket takes it over (io/process.cpp).
   ::shutdown(parent.get(), target == STDIN_FILENO ? SHUT_RD : SHUT_WR);
 }
 

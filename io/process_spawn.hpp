@@ -15,7 +15,7 @@ namespace weft::io {
 struct SpawnedChild {
   pid_t pid = -1;
   // This process's ends of the stdin, stdout and stderr pipes (empty where no Pipe was asked
-  // for): non-blocking, close-on-exec Unix stream sockets.
+  // for): close-on-exec Unix stream sockets, made non-blocking when a Socket takes them over.
   OwnedFd stdio[3];
 };
 
