@@ -181,13 +181,20 @@ std::string File::read_all() {
   std::string all;
   constexpr std::size_t kChunk = 256 * 1024;
   for (;;) {
-    // At least the size the file has now, so a regular file is read in one go.
+    // One byte more than the file holds now, so a regular file is read in one round: read_at
+    // stops short only at the end of the file. A file that reports no size left (/proc, one
+    // that grew) is read a chunk at a time.
     const std::uint64_t file_size = size();
-    const std::size_t want =
-        std::max<std::size_t>(kChunk, file_size > all.size() ? file_size - all.size() : 0);
-    std::string chunk = read_at(all.size(), std::min(want, kMaxChunk));
-    if (chunk.empty()) return all;
-    all += chunk;
+    const std::size_t want = std::min(
+        file_size > all.size() ? static_cast<std::size_t>(file_size - all.size()) + 1 : kChunk,
+        kMaxChunk);
+    std::string chunk = read_at(all.size(), want);
+    const bool at_end = chunk.size() < want;
+    if (all.empty())
+      all = std::move(chunk);
+    else
+      all += chunk;
+    if (at_end) return all;
   }
 }
 
