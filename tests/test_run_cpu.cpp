@@ -64,12 +64,20 @@ TEST_CASE("a tbb::parallel_reduce sum inside run_cpu is right and uses the runti
               // threads, none of them a worker of the runtime.
               std::mutex mutex;
               std::set<std::thread::id> threads;
+              // Loops again until a oneTBB worker has joined (on a loaded machine one loop of
+              // 40 ms may end before a worker is scheduled), for at most 5 s.
               const int slots = weft::run_cpu([&] {
-                                  tbb::parallel_for(0, 2000, [&](int) {
-                                    std::this_thread::sleep_for(20us);
+                                  const auto give_up = std::chrono::steady_clock::now() + 5s;
+                                  do {
+                                    tbb::parallel_for(0, 2000, [&](int) {
+                                      std::this_thread::sleep_for(20us);
+                                      std::lock_guard lock(mutex);
+                                      threads.insert(std::this_thread::get_id());
+                                    });
+                                  } while ([&] {
                                     std::lock_guard lock(mutex);
-                                    threads.insert(std::this_thread::get_id());
-                                  });
+                                    return threads.size() < 2;
+                                  }() && std::chrono::steady_clock::now() < give_up);
                                   return tbb::this_task_arena::max_concurrency();
                                 }).get();
               CHECK(slots == 3);
