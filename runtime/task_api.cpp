@@ -21,7 +21,7 @@ void checkpoint(detail::TaskBlock* task, bool after_switch) {
       detail::expire_due_scope(task, io::now_ns()))
     detail::throw_cancelled(task);
   // Inside weft::uncancellable, a cancel() waits for the section to end.
-  if (task->shield_depth == 0) detail::deliver_pending_cancel(task);
+  if (task->shield_depth == 0 && task->has(detail::kCancelRequested)) detail::throw_cancelled(task);
 }
 
 }  // namespace

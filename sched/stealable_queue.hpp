@@ -178,6 +178,12 @@ class StealableQueue {
   // Approximate, like size().
   [[nodiscard]] bool empty() const noexcept { return size() == 0; }
 
+  // Owner only: two plain loads instead of size()'s three. A stale top can only make a
+  // queue that just emptied look non-empty, never the reverse.
+  [[nodiscard]] bool owner_sees_empty() const noexcept {
+    return bottom_.load(std::memory_order_relaxed) <= top_.load(std::memory_order_relaxed);
+  }
+
   [[nodiscard]] std::size_t capacity() const noexcept {
     return static_cast<std::size_t>(mask_) + 1;
   }

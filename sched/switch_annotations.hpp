@@ -41,9 +41,10 @@ struct SwitchSide {
 
 // Called on `from` right before it jumps to `to`. A side whose stack is about to be released
 // passes dying = true so ASan forgets its fake stack.
-inline void before_switch(SwitchSide& from, const SwitchSide& to,
+// `live` is this thread's exception state (thread_exception_state()); a worker looks it up
+// once and passes it on every switch, which saves a call into libstdc++ and a TLS lookup.
+inline void before_switch(SwitchSide& from, const SwitchSide& to, ExceptionState& live,
                           [[maybe_unused]] bool dying = false) noexcept {
-  ExceptionState& live = thread_exception_state();
   from.exceptions = live;
   live = to.exceptions;
 #if defined(__SANITIZE_ADDRESS__)
@@ -53,6 +54,10 @@ inline void before_switch(SwitchSide& from, const SwitchSide& to,
 #if defined(__SANITIZE_THREAD__)
   __tsan_switch_to_fiber(to.tsan_fiber, 0);
 #endif
+}
+
+inline void before_switch(SwitchSide& from, const SwitchSide& to, bool dying = false) noexcept {
+  before_switch(from, to, thread_exception_state(), dying);
 }
 
 // Called on a side right after control came back to it.

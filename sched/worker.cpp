@@ -26,6 +26,7 @@ Worker::Worker(Scheduler& scheduler, unsigned index, std::unique_ptr<io::Reactor
       ready_(scheduler.config.local_queue_size),
       global_interval_(scheduler.policy->global_interval()),
       global_countdown_(global_interval_),
+      debug_(scheduler.config.debug),
       reactor_(std::move(reactor)),
       rng_(0x9E3779B97F4A7C15ULL * (index + 1)) {}
 
@@ -45,6 +46,7 @@ void Worker::loop() {
   set_current_worker(this);
   reactor_->bind_owner();
   side_ = thread_switch_side();
+  exceptions_ = &thread_exception_state();
   const Config& config = scheduler_.config;
   if (config.pin_workers) pin_to_core();
   std::optional<AlternateSignalStack> signal_stack;
@@ -124,12 +126,8 @@ detail::TaskBlock* Worker::find_local() {
 }
 
 detail::TaskBlock* Worker::take_ready() {
-  // The owner takes the oldest, like a thief; a lost race with a thief is retried while the
-  // queue still holds something.
-  while (!ready_.empty()) {
-    if (detail::TaskBlock* task = ready_.steal()) return task;
-  }
-  return nullptr;
+  // The owner takes the oldest, like a thief; a lost race with a thief is retried (steal()).
+  return ready_.steal();
 }
 
 detail::TaskBlock* Worker::take_global() {
@@ -263,7 +261,7 @@ bool Worker::prepare(detail::TaskBlock* task) {
   current_ = task;
   task->wake_state.store(detail::WakeState::running, std::memory_order_relaxed);
   WorkerCounters::bump(counters.polls);
-  if (scheduler_.config.debug) resumed_at_ = now_ns();
+  if (debug_) resumed_at_ = now_ns();
   return true;
 }
 
@@ -280,7 +278,7 @@ void Worker::switch_to(Fiber* target) {
   SwitchSide& from = self ? self->side() : side_;
   SwitchSide& to = target ? target->side() : side_;
   active_side_ = &to;
-  before_switch(from, to);
+  before_switch(from, to, *exceptions_);
   boost::context::fiber back = std::move(target ? target->continuation() : loop_).resume();
   // Back on this context, maybe on another worker: `this` is stale from here on (rule 2).
   after_switch(from);
@@ -293,7 +291,7 @@ void Worker::switch_to(Fiber* target) {
 
 void Worker::suspend_current(AfterSwitch why) {
   detail::TaskBlock* task = current_;
-  if (scheduler_.config.debug) warn_if_slow(task, now_ns() - resumed_at_);
+  if (debug_) warn_if_slow(task, now_ns() - resumed_at_);
   prev_task_ = task;
   prev_fiber_ = task->fiber;
   after_switch_ = why;
@@ -397,15 +395,15 @@ void Worker::push_displaced(detail::TaskBlock* task) {
   // Only an empty-to-non-empty change needs a wake-up: while the queue was non-empty, either
   // the push that filled it woke someone, or every sleeper saw it when it went to sleep (see
   // IdleWorkers).
-  const bool was_empty = queue.empty();
+  const bool was_empty = queue.owner_sees_empty();
   push_or_spill(queue, task);
-  if (was_empty) scheduler_.idle.notify_one();
+  if (was_empty) scheduler_.idle.notify_one_for_local();
 }
 
 void Worker::push_yielded(detail::TaskBlock* task) {
-  const bool was_empty = ready_.empty();
+  const bool was_empty = ready_.owner_sees_empty();
   push_or_spill(ready_, task);
-  if (was_empty) scheduler_.idle.notify_one();
+  if (was_empty) scheduler_.idle.notify_one_for_local();
 }
 
 void Worker::push_or_spill(StealableQueue<detail::TaskBlock>& queue, detail::TaskBlock* task) {

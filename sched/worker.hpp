@@ -138,6 +138,7 @@ class Worker {
   unsigned global_countdown_;
   unsigned spawns_countdown_ = kSpawnsFirstInterval;
   unsigned event_countdown_ = kEventInterval;
+  const bool debug_;  // Config::debug, read on every switch
   std::unique_ptr<io::Reactor> reactor_;
   io::TimerHeap timers_;
   std::uint64_t rng_;
@@ -150,7 +151,8 @@ class Worker {
   boost::context::fiber loop_;  // the loop's continuation while a fiber runs
   SwitchSide side_;             // the worker thread's own stack
   SwitchSide* active_side_ = &side_;
-  std::uint64_t resumed_at_ = 0;  // debug mode: when the current task was switched to
+  ExceptionState* exceptions_ = nullptr;  // this worker thread's, looked up once (loop())
+  std::uint64_t resumed_at_ = 0;          // debug mode: when the current task was switched to
   std::uint64_t last_shortage_report_ = 0;
   bool stack_shortage_ = false;  // a task could not get a stack: back off before retrying
   // Odd while a yielding task is between its switch and its requeue (has_stealable_work).
