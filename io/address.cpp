@@ -8,10 +8,10 @@
 #include <cerrno>
 #include <cstring>
 #include <memory>
-#include <thread>
 
 #include <weft/errors.hpp>
-#include <weft/future.hpp>
+#include <weft/executor.hpp>
+#include <weft/task.hpp>
 
 namespace weft::io {
 namespace {
@@ -57,14 +57,13 @@ std::vector<Endpoint> resolve(std::string_view host_view, std::uint16_t port, in
   // Numeric hosts (and "every interface") need no name service: converted right here.
   Lookup result = lookup(host, service, socktype, base_flags | AI_NUMERICHOST);
   if (result.status == EAI_NONAME && !host.empty()) {
-    // A name: getaddrinfo may block for seconds, so it runs on its own thread while this fiber
-    // parks (the blocking pool of a later issue will take this over).
-    Promise<Lookup> promise;
-    Future<Lookup> future = promise.get_future();
-    std::thread([promise = std::move(promise), host, service, socktype, base_flags]() mutable {
-      promise.set_value(lookup(host, service, socktype, base_flags | AI_ADDRCONFIG));
-    }).detach();
-    result = future.get();
+    // A name: getaddrinfo may block for seconds (a name server that does not answer), so on a
+    // fiber it runs on the blocking pool while the fiber parks (bounded threads, backpressure,
+    // and a cancelled caller stops waiting at once); a plain thread may block.
+    auto by_name = [host, service, socktype, base_flags] {
+      return lookup(host, service, socktype, base_flags | AI_ADDRCONFIG);
+    };
+    result = in_fiber() ? to_thread(std::move(by_name)).get() : by_name();
   }
   if (result.status != 0) {
     const std::string what = "weft: cannot resolve '" + host + "'";

@@ -9,6 +9,7 @@
 #include <atomic>
 #include <chrono>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <weft/weft.hpp>
@@ -194,6 +195,44 @@ TEST_CASE("tcp: a name that does not resolve raises OSError naming it") {
         }
       },
       {1});
+}
+
+TEST_CASE("tcp: a name is looked up on the blocking pool, and a cancelled lookup ends at once") {
+  // One blocking thread, held by a job: a lookup of "localhost" has to wait for it (it does
+  // not start a thread of its own), and cancelling the connecting task ends its wait.
+  weft::Config config = weft_test::base_config();
+  config.blocking_threads = 1;
+  weft_test::with_runtimes(
+      [](weft::Runtime& runtime) {
+        runtime
+            .submit([] {
+              weft::Server server = weft::start_server(weft_test::echo_lines, "127.0.0.1", 0);
+              const std::uint16_t port = server.port();
+              std::atomic<bool> release{false};
+              weft::Task<void> holder = weft::to_thread([&release] {
+                while (!release.load()) std::this_thread::sleep_for(1ms);
+              });
+              weft::Task<bool> connect = weft::spawn([port] {
+                auto [reader, writer] = weft::open_connection("localhost", port);
+                writer.write("x\n");
+                return reader.readline() == "x\n";
+              });
+              weft::sleep(50ms);
+              CHECK_FALSE(connect.done());  // its lookup is queued behind the holder
+              weft::Task<void> cancelled =
+                  weft::spawn([port] { (void)weft::open_connection("localhost", port); });
+              weft::sleep(5ms);
+              cancelled.cancel();
+              CHECK_THROWS_AS(cancelled.get(), weft::CancelledError);
+              release = true;
+              CHECK(connect.get());
+              holder.get();
+              server.close();
+              server.wait_closed();
+            })
+            .get();
+      },
+      {1, 2}, config);
 }
 
 TEST_CASE("tcp: write after close is an InvalidStateError, the peer sees EOF") {
