@@ -12,6 +12,7 @@
 
 #include "runtime/context.hpp"
 #include "runtime/runtime_core.hpp"
+#include "sched/cpu_arena.hpp"
 #include "sched/current.hpp"
 #include "sched/task_block.hpp"
 #include "sched/worker.hpp"
@@ -23,6 +24,16 @@ thread_local TaskBlock* running_job = nullptr;
 
 bool claim_start(TaskBlock* job) noexcept {
   return !(job->flags.fetch_or(kStarted, std::memory_order_acq_rel) & kStarted);
+}
+
+// Under the job's lock, which request_cancel() holds while it calls the hook: once taken away
+// here, the hook is never called again. A cancel() that came before it was put in place is
+// passed on at once.
+void set_cancel_hook(TaskBlock* job, JobCancelHook hook) noexcept {
+  std::lock_guard guard(job->done_waiters.lock());
+  if (!job->extras) return;  // submit_job gave every job its extras (the sink)
+  job->extras->cancel_hook = hook;
+  if (hook.cancel && job->has(kCancelRequested)) hook.cancel(hook.target);
 }
 
 }  // namespace
@@ -85,7 +96,13 @@ void cancel_unstarted_job(TaskBlock* job) noexcept {
   if (claim_start(job)) finish_unstarted(job);
 }
 
+// The blocking pool's threads call the first, the CPU pool's the second (sched/cpu_arena.cpp).
+void run_job(TaskBlock* job, void (*cancel)(void*) noexcept, void* target) noexcept;
 void run_job(TaskBlock* job) noexcept {
+  run_job(job, nullptr, nullptr);
+}
+
+void run_job(TaskBlock* job, void (*cancel)(void*) noexcept, void* target) noexcept {
   if (!claim_start(job)) {  // a cancel() finished it already
     release(job);
     return;
@@ -98,6 +115,8 @@ void run_job(TaskBlock* job) noexcept {
   // Saved and put back rather than cleared: a job may run inside another one on the same
   // thread (oneTBB lends a waiting thread to other work of its arena).
   TaskBlock* const outer = std::exchange(running_job, job);
+  const JobCancelHook hook{cancel, target};
+  if (hook.cancel) set_cancel_hook(job, hook);
   try {
     job->body->run();
   } catch (const CancelledError&) {
@@ -107,6 +126,7 @@ void run_job(TaskBlock* job) noexcept {
     job->error = std::current_exception();
     job->flags.fetch_or(kFailed, std::memory_order_relaxed);
   }
+  if (hook.cancel) set_cancel_hook(job, {});  // what it points to ends with the caller
   release_task_context(job);
   running_job = outer;
   if (!job->error && job->has(kCancelRequested)) {
@@ -123,7 +143,8 @@ TaskBlock* current_job() noexcept {
 }
 
 bool current_job_cancelled() noexcept {
-  return running_job && running_job->has(kCancelRequested);
+  if (running_job) return running_job->has(kCancelRequested);
+  return sched::helping_cancelled_cpu_job();  // a oneTBB thread lending a CPU job a hand
 }
 
 }  // namespace weft::detail

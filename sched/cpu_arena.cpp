@@ -2,13 +2,14 @@
 
 #include <oneapi/tbb/global_control.h>
 #include <oneapi/tbb/task_arena.h>
+#include <oneapi/tbb/task_group.h>
 
 #include <algorithm>
 #include <exception>
 
 namespace weft::detail {
 // runtime/blocking_job.cpp
-void run_job(TaskBlock* job) noexcept;
+void run_job(TaskBlock* job, void (*cancel)(void*) noexcept, void* target) noexcept;
 void take_over_job(const TaskBlock* job) noexcept;
 void fail_unstarted_job(TaskBlock* job, std::exception_ptr error) noexcept;
 }  // namespace weft::detail
@@ -37,6 +38,20 @@ void destroy_cpu_arena(CpuArena* arena) noexcept {
   const std::unique_ptr<CpuArena> doomed(arena);
 }
 
+namespace {
+void cancel_group(void* context) noexcept {
+  static_cast<tbb::task_group_context*>(context)->cancel_group_execution();
+}
+}  // namespace
+
+bool helping_cancelled_cpu_job() noexcept {
+  // Only a thread inside some arena has a current task group; asking on any other thread
+  // would set oneTBB up for it.
+  if (tbb::this_task_arena::current_thread_index() == tbb::task_arena::not_initialized)
+    return false;
+  return tbb::is_current_task_group_canceling();
+}
+
 void run_in_cpu_arena(void* arena, detail::TaskBlock* job) noexcept {
   bool taken = false;
   try {
@@ -49,7 +64,14 @@ void run_in_cpu_arena(void* arena, detail::TaskBlock* job) noexcept {
       // Isolated: while this job waits inside its own parallel_for, its thread takes only
       // that loop's pieces, never another queued job (which would run nested on this stack,
       // under this job's context, and hold this one up until it ended).
-      tbb::this_task_arena::isolate([job] { detail::run_job(job); });
+      tbb::this_task_arena::isolate([job] {
+        // The job's own task group (run_and_wait runs it right here, about 50 ns): cancel()
+        // cancels it through the hook, and with it every parallel algorithm inside.
+        tbb::task_group_context group_context;
+        tbb::task_group group(group_context);
+        (void)group.run_and_wait(
+            [job, &group_context] { detail::run_job(job, &cancel_group, &group_context); });
+      });
     });
   } catch (...) {
     // oneTBB could not take the job (say, no memory for the arena): it fails, nothing else.

@@ -24,6 +24,13 @@ using CpuArenaPtr = std::unique_ptr<CpuArena, CpuArenaDeleter>;
 
 // A JobRunner: runs `job` (which the calling pool thread took) inside `arena`, isolated, and
 // ends in detail::run_job; if oneTBB cannot take it, the job fails instead.
+// Each job runs in a oneTBB task group of its own, which its cancel() cancels: the parallel
+// algorithms inside stop taking new pieces.
 void run_in_cpu_arena(void* arena, detail::TaskBlock* job) noexcept;
+
+// On a oneTBB thread running a piece of some task group's work: whether that group is being
+// cancelled (so, for a piece of a CPU job's parallel loop, whether the job was cancelled).
+// False on any other thread.
+[[nodiscard]] bool helping_cancelled_cpu_job() noexcept;
 
 }  // namespace weft::sched

@@ -52,12 +52,22 @@ enum TaskFlag : std::uint32_t {
 };
 
 // Fields few tasks use, allocated on first use under the block's lock.
+// How cancel() reaches into a running job's own machinery: for a CPU job, its oneTBB task
+// group, so that the parallel algorithms inside stop taking new pieces and this_job::cancelled()
+// turns true on the oneTBB threads that help it. Called under the job's lock, and only while
+// installed (runtime/blocking_job.cpp).
+struct JobCancelHook {
+  void (*cancel)(void* target) noexcept = nullptr;
+  void* target = nullptr;
+};
+
 struct TaskExtras {
   std::string name;
   std::string cancel_message;
   std::vector<std::pair<std::uint64_t, std::function<void(TaskRef)>>> callbacks;
   std::uint64_t last_callback_id = 0;
   std::shared_ptr<ExceptionSink> sink;  // set when the task failed, for the never-retrieved report
+  JobCancelHook cancel_hook;            // while a CPU job runs
 };
 
 class TaskBlock {

@@ -129,6 +129,61 @@ TEST_CASE("many fibers on every worker await CPU jobs at once: every result come
   });
 }
 
+TEST_CASE("cancelling a CPU job reaches its parallel_for on every thread and stops the loop") {
+  // Each piece of the job's loop waits for this_job::cancelled() on whichever arena thread runs
+  // it: oneTBB's helpers see the cancel through the job's task group, and pieces not started
+  // yet never run.
+  weft::Config config = weft_test::base_config();
+  config.cpu_threads = 2;
+  with_runtimes(
+      [](weft::Runtime& runtime) {
+        runtime
+            .submit([] {
+              constexpr int kPieces = 1000;
+              std::atomic<int> started{0};
+              std::atomic<int> saw_cancel{0};
+              std::atomic<int> saw_cancel_elsewhere{0};
+              std::atomic<bool> finished{false};
+              std::atomic<std::thread::id> job_thread{};
+              // One limit for every piece, so that a cancel that never arrives fails the test
+              // in seconds.
+              const auto give_up = std::chrono::steady_clock::now() + 10s;
+              weft::Task<void> job = weft::run_cpu([&] {
+                job_thread = std::this_thread::get_id();
+                tbb::parallel_for(
+                    tbb::blocked_range<int>(0, kPieces, 1),
+                    [&](const tbb::blocked_range<int>&) {
+                      ++started;
+                      while (!weft::this_job::cancelled() &&
+                             std::chrono::steady_clock::now() < give_up)
+                        std::this_thread::sleep_for(100us);
+                      if (!weft::this_job::cancelled()) return;
+                      ++saw_cancel;
+                      if (std::this_thread::get_id() != job_thread.load()) ++saw_cancel_elsewhere;
+                    },
+                    tbb::simple_partitioner());
+                finished = true;
+              });
+              // Both arena threads hold a piece (a oneTBB worker has joined), for at most 5 s.
+              const auto deadline = std::chrono::steady_clock::now() + 5s;
+              while (started.load() < 2 && std::chrono::steady_clock::now() < deadline)
+                weft::sleep(1ms);
+              REQUIRE(started.load() >= 2);
+              job.cancel();
+              CHECK_THROWS_AS(job.get(), weft::CancelledError);
+              // The job's thread returns from the loop on its own, soon.
+              while (!finished.load() && std::chrono::steady_clock::now() < give_up + 5s)
+                weft::sleep(1ms);
+              REQUIRE(finished.load());
+              CHECK(saw_cancel.load() == started.load());  // every piece that ran saw it
+              CHECK(saw_cancel_elsewhere.load() >= 1);     // including on a oneTBB helper
+              CHECK(started.load() < kPieces);             // the loop stopped taking pieces
+            })
+            .get();
+      },
+      {1, 2}, config);
+}
+
 TEST_CASE("shutdown returns even if a CPU job is stuck") {
   weft_test::check_shutdown_with_stuck_job([](auto fn) { return weft::run_cpu(std::move(fn)); });
 }

@@ -59,7 +59,8 @@ template <class F>
 
 namespace this_job {
 // In a job of either pool: true once that job has been cancelled (cooperative: long
-// jobs should look at it and return early). False elsewhere.
+// jobs should look at it and return early). Also on the oneTBB threads running pieces of a
+// run_cpu job's parallel algorithms, which the cancel stops taking new pieces. False elsewhere.
 [[nodiscard]] inline bool cancelled() noexcept {
   return detail::current_job_cancelled();
 }
