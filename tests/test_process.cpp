@@ -15,6 +15,7 @@
 
 #include <weft/process.hpp>
 
+#include "eventually.hpp"
 #include "io/child_watch.hpp"
 #include "io/process_spawn.hpp"
 #include "runtime_fixture.hpp"
@@ -41,15 +42,7 @@ int child_state(pid_t pid) {
 
 // Polls (sleeping the fiber, or the thread outside one) until `pid` has been reaped.
 bool reaped_within(pid_t pid, std::chrono::milliseconds limit) {
-  const auto end = std::chrono::steady_clock::now() + limit;
-  while (std::chrono::steady_clock::now() < end) {
-    if (child_state(pid) == -1) return true;
-    if (weft::in_fiber())
-      weft::sleep(5ms);
-    else
-      std::this_thread::sleep_for(5ms);
-  }
-  return child_state(pid) == -1;
+  return weft_test::eventually([pid] { return child_state(pid) == -1; }, limit, 5ms);
 }
 
 }  // namespace
@@ -321,11 +314,12 @@ TEST_CASE("subprocess: no zombies: a waited child, and a dropped one, are reaped
     // Dropped while it runs: it goes on (as in Python) and is reaped when it exits.
     pid_t dropped;
     {
-      weft::Process p = weft::create_subprocess_exec({"sleep", "0.1"});
+      // Long enough to be seen running on a loaded machine, short enough for the test.
+      weft::Process p = weft::create_subprocess_exec({"sleep", "0.5"});
       dropped = p.pid();
     }
     CHECK(child_state(dropped) == 1);
-    CHECK(reaped_within(dropped, 2s));
+    CHECK(reaped_within(dropped, 5s));
 
     // Dropped with its pipes: the child sees EOF on stdin, exits, and is reaped.
     pid_t cat_pid;

@@ -17,9 +17,11 @@
 
 #include <weft/signal.hpp>
 
+#include "eventually.hpp"
 #include "runtime_fixture.hpp"
 
 using namespace std::chrono_literals;
+using weft_test::eventually;
 using weft_test::in_runtimes;
 using weft_test::with_runtimes;
 
@@ -48,17 +50,6 @@ bool disposition_is(int sig, void (*handler)(int)) {
   struct sigaction current {};
   sigaction(sig, nullptr, &current);
   return current.sa_handler == handler;
-}
-
-// In a fiber: polls pred until it holds or `timeout` passes.
-template <class Pred>
-bool eventually(Pred pred, std::chrono::milliseconds timeout = 5s) {
-  const auto until = std::chrono::steady_clock::now() + timeout;
-  while (!pred()) {
-    if (std::chrono::steady_clock::now() > until) return false;
-    weft::sleep(1ms);
-  }
-  return true;
 }
 
 // Sends sig to the process from a thread of its own until destroyed, one every `gap`. Paced:
@@ -155,9 +146,7 @@ TEST_CASE("a handler registered through Runtime& from a plain thread runs in tha
       saw_marker = found;
     });
     kill(getpid(), SIGUSR2);
-    const auto until = std::chrono::steady_clock::now() + 5s;
-    while (saw_marker == -1 && std::chrono::steady_clock::now() < until)
-      std::this_thread::sleep_for(1ms);
+    CHECK(eventually([&] { return saw_marker != -1; }));
     CHECK(saw_marker == 1);
     marker.cancel();
     // Not removed here: the runtime's shutdown must remove it.
@@ -263,14 +252,15 @@ TEST_CASE("a flood of signals with registrations changing under it never hangs o
     b.join();
     CHECK(eventually([&] { return calls1 >= 1 && calls2 >= 1; }));
     CHECK(calls1 <= n + 4 * (n / 10));  // coalesced, never duplicated
-    // Once quiet, a signal still gets its handler call.
+    // Once quiet (no handler call for 100 ms, so no straggler of the flood is still on its
+    // way), a signal still gets its handler call.
     int settled = -1;
     while (settled != calls1.load()) {
       settled = calls1;
-      weft::sleep(30ms);
+      weft::sleep(100ms);
     }
     kill(getpid(), SIGUSR1);
-    CHECK(eventually([&] { return calls1 == settled + 1; }));
+    CHECK(eventually([&] { return calls1 > settled; }));
 
     // Handlers added and removed while signals keep coming: pipes are closed and made while
     // the signal handler may be writing.
@@ -299,9 +289,7 @@ TEST_CASE(
       weft::sleep(5ms);  // some handlers are still running when shutdown cancels them
     });
     Pelter pelter(SIGUSR1);
-    const auto until = std::chrono::steady_clock::now() + 5s;
-    while (calls == 0 && std::chrono::steady_clock::now() < until) std::this_thread::sleep_for(1ms);
-    CHECK(calls > 0);
+    CHECK(eventually([&] { return calls > 0; }));
     CHECK(runtime.shutdown(10s));
     CHECK(disposition_is(SIGUSR1, SIG_IGN));
     CHECK(pelter.sent() > 0);
@@ -334,10 +322,7 @@ TEST_CASE("two runtimes each run their own handlers and a signal can move from o
     weft::add_signal_handler(a, SIGUSR1, counter(a_calls, true));
     weft::add_signal_handler(b, SIGUSR2, counter(b_calls, false));
     auto wait_for = [](std::atomic<int>& count, int value) {
-      const auto until = std::chrono::steady_clock::now() + 5s;
-      while (count < value && std::chrono::steady_clock::now() < until)
-        std::this_thread::sleep_for(1ms);
-      return count >= value;
+      return eventually([&] { return count >= value; });
     };
     kill(getpid(), SIGUSR1);
     CHECK(wait_for(a_calls, 1));
