@@ -68,9 +68,7 @@ class WEFT_API Runtime {
   }
   template <class F>
   Task<detail::TaskResultOf<F>> spawn(TaskOptions options, F&& fn) {
-    return detail::spawn_on(
-        this, std::forward<F>(fn),
-        {.name = options.name, .eager = options.eager, .fresh_context = options.fresh_context});
+    return detail::spawn_on(this, std::forward<F>(fn), detail::spawn_options(options));
   }
 
   // Runs fn in a fiber of this runtime and hands its result to a std::future, from any thread

@@ -162,6 +162,15 @@ struct TaskOptions {
 inline constexpr TaskOptions eager{.eager = true};
 
 namespace detail {
+// The scheduler's options for a spawn with the user's `options`, into `group` if any.
+constexpr SpawnOptions spawn_options(const TaskOptions& options,
+                                     GroupCore* group = nullptr) noexcept {
+  return {.name = options.name,
+          .eager = options.eager,
+          .group = group,
+          .fresh_context = options.fresh_context};
+}
+
 template <class F>
 Task<TaskResultOf<F>> spawn_on(Runtime* runtime, F&& fn, const SpawnOptions& options) {
   using T = TaskResultOf<F>;
@@ -184,9 +193,7 @@ Task<detail::TaskResultOf<F>> spawn(std::string_view name, F&& fn) {
 }
 template <class F>
 Task<detail::TaskResultOf<F>> spawn(TaskOptions options, F&& fn) {
-  return detail::spawn_on(
-      nullptr, std::forward<F>(fn),
-      {.name = options.name, .eager = options.eager, .fresh_context = options.fresh_context});
+  return detail::spawn_on(nullptr, std::forward<F>(fn), detail::spawn_options(options));
 }
 
 namespace detail {

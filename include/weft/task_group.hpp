@@ -43,11 +43,7 @@ class TaskGroup {
   }
   template <class F>
   Task<detail::TaskResultOf<F>> spawn(TaskOptions options, F&& fn) {
-    return detail::spawn_on(nullptr, std::forward<F>(fn),
-                            {.name = options.name,
-                             .eager = options.eager,
-                             .group = core_,
-                             .fresh_context = options.fresh_context});
+    return detail::spawn_on(nullptr, std::forward<F>(fn), detail::spawn_options(options, core_));
   }
 
   // Waits for every child (children may spawn more into the group meanwhile). Throws
