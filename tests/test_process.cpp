@@ -382,7 +382,7 @@ TEST_CASE("subprocess: writing to a child that exited raises a connection error,
   });
 }
 
-TEST_CASE("subprocess: the spawn runs on the blocking pool; its worker runs other tasks") {
+TEST_CASE("subprocess: the spawn runs on the blocking pool while its worker runs other tasks") {
   // One worker and one blocking thread, held by a job: the spawn waits for that thread (it does
   // not run on the worker), and meanwhile the same worker runs the fiber that frees it. A
   // cancel() during the spawn is raised once the child is watched, and the child is reaped.
