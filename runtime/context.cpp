@@ -21,15 +21,15 @@ namespace {
 // Destroys fiber-locals the way thread_locals go at thread exit, newest first. Moved out
 // before destroying: a destructor may use fiber-locals again (which makes a new store,
 // destroyed in the next round).
-void destroy_locals(std::shared_ptr<FiberLocalStore>& locals) noexcept {
+void destroy_locals(std::unique_ptr<FiberLocalStore>& locals) noexcept {
   while (locals) {
-    std::shared_ptr<FiberLocalStore> doomed = std::move(locals);
+    std::unique_ptr<FiberLocalStore> doomed = std::move(locals);
     doomed.reset();
   }
 }
 
-// Context ids for Token checks, process-wide and never reused (task ids are per runtime, and
-// block addresses are recycled).
+// Context ids for Token checks and fiber-local keys: one process-wide counter, never reused
+// (task ids are per runtime, and block addresses are recycled).
 std::uint64_t next_context_id() noexcept {
   static std::atomic<std::uint64_t> next{1};
   return next.fetch_add(1, std::memory_order_relaxed);
@@ -43,7 +43,7 @@ std::uint64_t context_id_of(TaskBlock* task) noexcept {
 // A plain thread's context and fiber-locals (or a worker thread's outside any task).
 struct ThreadContext {
   std::shared_ptr<const ContextMap> context;
-  std::shared_ptr<FiberLocalStore> locals;
+  std::unique_ptr<FiberLocalStore> locals;
   const std::uint64_t id = next_context_id();
   ThreadContext() = default;
   ThreadContext(const ThreadContext&) = delete;
@@ -53,7 +53,7 @@ struct ThreadContext {
 
 struct CurrentContext {
   std::shared_ptr<const ContextMap>* context;
-  std::shared_ptr<FiberLocalStore>* locals;
+  std::unique_ptr<FiberLocalStore>* locals;
   TaskBlock* task;  // nullptr: the plain thread's
   std::uint64_t thread_id = 0;
 };
@@ -107,18 +107,17 @@ std::uint64_t context_owner() noexcept {
 }
 
 std::uint64_t new_local_key() noexcept {
-  static std::atomic<std::uint64_t> next{1};
-  return next.fetch_add(1, std::memory_order_relaxed);
+  return next_context_id();
 }
 
 void* fiber_local_find(std::uint64_t key) noexcept {
-  const std::shared_ptr<FiberLocalStore>& store = *current().locals;
+  const std::unique_ptr<FiberLocalStore>& store = *current().locals;
   return store ? store->find(key) : nullptr;
 }
 
 void* fiber_local_store(std::uint64_t key, void* value, void (*destroy)(void*)) {
-  std::shared_ptr<FiberLocalStore>& store = *current().locals;
-  if (!store) store = std::make_shared<FiberLocalStore>();
+  std::unique_ptr<FiberLocalStore>& store = *current().locals;
+  if (!store) store = std::make_unique<FiberLocalStore>();
   return store->store(key, value, destroy);
 }
 

@@ -99,7 +99,7 @@ class TaskBlock {
   // ContextVar values (a copy of the spawner's, shared until either side sets one) and
   // FiberLocal values. Only the task itself touches them once it runs (weft/context.hpp).
   std::shared_ptr<const ContextMap> context;
-  std::shared_ptr<FiberLocalStore> locals;
+  std::unique_ptr<FiberLocalStore> locals;
   std::uint64_t context_id = 0;  // for ContextVar tokens, given on first use
 
   // --- life ---
