@@ -19,6 +19,7 @@
 
 #include <weft/weft.hpp>
 
+#include "io/owned_fd.hpp"
 #include "sched/task_block.hpp"
 
 namespace weft_test {
@@ -49,31 +50,8 @@ inline void raise_fd_limit() {
   }
 }
 
-// A raw fd, closed when it goes out of scope.
-class UniqueFd {
- public:
-  UniqueFd() = default;
-  explicit UniqueFd(int fd) noexcept : fd_(fd) {}
-  UniqueFd(UniqueFd&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
-  UniqueFd& operator=(UniqueFd&& other) noexcept {
-    if (this != &other) {
-      reset();
-      fd_ = std::exchange(other.fd_, -1);
-    }
-    return *this;
-  }
-  UniqueFd(const UniqueFd&) = delete;
-  UniqueFd& operator=(const UniqueFd&) = delete;
-  ~UniqueFd() { reset(); }
-
-  [[nodiscard]] int get() const noexcept { return fd_; }
-  void reset() noexcept {
-    if (fd_ >= 0) ::close(std::exchange(fd_, -1));
-  }
-
- private:
-  int fd_ = -1;
-};
+// A raw fd, closed when it goes out of scope (the runtime's own owner type).
+using UniqueFd = weft::io::OwnedFd;
 
 // 127.0.0.1:port.
 inline sockaddr_in loopback(std::uint16_t port) {
