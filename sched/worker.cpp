@@ -301,6 +301,19 @@ void Worker::suspend_current(AfterSwitch why) {
   if (why == AfterSwitch::yield) bump_yield_sequence();
   current_ = nullptr;
   Fiber* target = next_local_fiber();
+  if (!target && why == AfterSwitch::yield) {
+    // Nothing else can run here: find_local looked at this worker's queues and the global
+    // ones (and polls I/O and timers on its usual count). A yield has nobody to let go first,
+    // so the task goes on without a switch; going through the loop would cost two jumps, and
+    // requeueing it would wake an idle worker only to find nothing (or to steal it).
+    prev_task_ = nullptr;
+    prev_fiber_ = nullptr;
+    after_switch_ = AfterSwitch::none;
+    bump_yield_sequence();
+    current_ = task;
+    if (debug_) resumed_at_ = now_ns();
+    return;
+  }
   // prepare() may have finished unstarted tasks; what switches out is still this fiber.
   switch_to(target);
 }

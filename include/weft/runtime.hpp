@@ -29,7 +29,7 @@ struct RuntimeStats {
 // Per worker, since the runtime started.
 struct WorkerMetrics {
   unsigned worker = 0;
-  std::uint64_t polls = 0;        // tasks resumed
+  std::uint64_t polls = 0;        // tasks switched to (a yield with nothing else to run is not)
   std::uint64_t steals = 0;       // tasks taken from other workers
   std::uint64_t parks = 0;        // times the worker went to sleep
   std::uint64_t queue_depth = 0;  // tasks in its local queues now

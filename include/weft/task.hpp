@@ -218,8 +218,9 @@ decltype(auto) uncancellable(F&& fn) {
   return std::forward<F>(fn)();
 }
 
-// asyncio.sleep(0): lets every other ready task on this worker run first. A suspension point
-// (raises CancelledError if the task was cancelled).
+// asyncio.sleep(0): lets every other ready task on this worker run first (with none, it returns
+// at once, without a switch). A suspension point (raises CancelledError if the task was
+// cancelled).
 WEFT_API void yield_now();
 // True on a weft fiber.
 [[nodiscard]] WEFT_API bool in_fiber() noexcept;
