@@ -5,7 +5,6 @@
 
 #include <optional>
 
-#include <weft/executor.hpp>
 #include <weft/task.hpp>
 #include <weft/task_group.hpp>
 
@@ -116,13 +115,11 @@ ProcessOutput Process::communicate(std::string_view input) {
 Process create_subprocess_exec(const std::vector<std::string>& argv,
                                const ProcessOptions& options) {
   (void)sched::fiber_worker("create_subprocess_exec()");
-  // posix_spawn holds its thread until the child has exec'd (about 0.1 ms here, more for a big
-  // parent), so it runs on the blocking pool while this fiber parks. Uncancellable: a child
-  // that exists must reach the watch below, or nobody would reap it; a cancel() that came
-  // meanwhile is raised at this fiber's next suspension point (and the Process, dropped,
-  // reaps its child as any dropped Process does).
-  io::SpawnedChild spawned = weft::uncancellable(
-      [&] { return to_thread([&] { return io::spawn_child(argv, options); }).get(); });
+  // On the worker, as asyncio does on its loop: posix_spawn holds the thread until the child
+  // has exec'd (about 0.12 ms here). On the blocking pool it would have to be waited for
+  // uncancellably (a child that exists must reach the watch below, and a job cancelled while
+  // it runs discards its result), behind whatever jobs fill the pool.
+  io::SpawnedChild spawned = io::spawn_child(argv, options);
   auto state = std::make_shared<detail::ProcessState>();
   // Watched first: whatever fails below, the child is reaped.
   state->child = io::ChildWatch::start(spawned.pid);

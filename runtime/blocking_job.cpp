@@ -28,12 +28,13 @@ bool claim_start(TaskBlock* job) noexcept {
 
 // Under the job's lock, which request_cancel() holds while it calls the hook: once taken away
 // here, the hook is never called again. A cancel() that came before it was put in place is
-// passed on at once.
-void set_cancel_hook(TaskBlock* job, JobCancelHook hook) noexcept {
+// passed on at once. Returns whether the hook that was in place had been called.
+bool set_cancel_hook(TaskBlock* job, JobCancelHook hook) noexcept {
   std::lock_guard guard(job->done_waiters.lock());
-  if (!job->extras) return;  // submit_job gave every job its extras (the sink)
-  job->extras->cancel_hook = hook;
-  if (hook.cancel && job->has(kCancelRequested)) hook.cancel(hook.target);
+  if (!job->extras) return false;  // submit_job gave every job its extras (the sink)
+  const bool fired = std::exchange(job->extras->cancel_hook, hook).fired;
+  if (hook.cancel && job->has(kCancelRequested)) job->extras->cancel_hook.fire();
+  return fired;
 }
 
 }  // namespace
@@ -126,10 +127,12 @@ void run_job(TaskBlock* job, void (*cancel)(void*) noexcept, void* target) noexc
     job->error = std::current_exception();
     job->flags.fetch_or(kFailed, std::memory_order_relaxed);
   }
-  if (hook.cancel) set_cancel_hook(job, {});  // what it points to ends with the caller
+  // What the hook points to ends with the caller. A job whose hook was called ends cancelled
+  // even if the request was withdrawn since (uncancel): its parallel loops skipped pieces.
+  const bool hook_fired = hook.cancel && set_cancel_hook(job, {});
   release_task_context(job);
   running_job = outer;
-  if (!job->error && job->has(kCancelRequested)) {
+  if (!job->error && (hook_fired || job->has(kCancelRequested))) {
     // Cancelled while it ran: what it returned is discarded.
     job->error = std::make_exception_ptr(CancelledError(cancel_message_of(job)));
     job->flags.fetch_or(kCancelled, std::memory_order_relaxed);

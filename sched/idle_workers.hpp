@@ -30,15 +30,6 @@ class IdleWorkers {
 
   // Producer side, after pushing work.
   void notify_one() noexcept;
-  // For a worker that pushed onto its own local queue and keeps running. That worker runs the
-  // work itself before it can sleep, so a wake-up here only adds parallelism and a missed one
-  // loses no task: a plain load, without notify_one()'s RMW, filters the common case where
-  // nobody sleeps or somebody searches already.
-  void notify_one_for_local() noexcept {
-    const std::uint64_t state = state_.load(std::memory_order_relaxed);
-    if (searchers_in(state) != 0 || sleepers_in(state) == 0) return;
-    notify_one();
-  }
   void notify_all() noexcept;
 
   // Worker side. Only up to half of the workers search at once (contention on victims' queues).

@@ -59,6 +59,14 @@ enum TaskFlag : std::uint32_t {
 struct JobCancelHook {
   void (*cancel)(void* target) noexcept = nullptr;
   void* target = nullptr;
+  // Set once it has been called: what it cancelled stays cancelled (a oneTBB task group cannot
+  // be reset), so the job ends cancelled even if uncancel() withdraws the request.
+  bool fired = false;
+
+  void fire() noexcept {
+    if (cancel && !fired) cancel(target);
+    fired = true;
+  }
 };
 
 struct TaskExtras {

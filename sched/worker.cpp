@@ -301,11 +301,12 @@ void Worker::suspend_current(AfterSwitch why) {
   if (why == AfterSwitch::yield) bump_yield_sequence();
   current_ = nullptr;
   Fiber* target = next_local_fiber();
-  if (!target && why == AfterSwitch::yield) {
+  if (!target && why == AfterSwitch::yield && !stack_shortage_) {
     // Nothing else can run here: find_local looked at this worker's queues and the global
     // ones (and polls I/O and timers on its usual count). A yield has nobody to let go first,
     // so the task goes on without a switch; going through the loop would cost two jumps, and
-    // requeueing it would wake an idle worker only to find nothing (or to steal it).
+    // requeueing it would wake an idle worker only to find nothing (or to steal it). Not when
+    // a task could not get a stack: the loop backs off before it tries again.
     prev_task_ = nullptr;
     prev_fiber_ = nullptr;
     after_switch_ = AfterSwitch::none;
@@ -410,13 +411,13 @@ void Worker::push_displaced(detail::TaskBlock* task) {
   // IdleWorkers).
   const bool was_empty = queue.owner_sees_empty();
   push_or_spill(queue, task);
-  if (was_empty) scheduler_.idle.notify_one_for_local();
+  if (was_empty) scheduler_.idle.notify_one();
 }
 
 void Worker::push_yielded(detail::TaskBlock* task) {
   const bool was_empty = ready_.owner_sees_empty();
   push_or_spill(ready_, task);
-  if (was_empty) scheduler_.idle.notify_one_for_local();
+  if (was_empty) scheduler_.idle.notify_one();
 }
 
 void Worker::push_or_spill(StealableQueue<detail::TaskBlock>& queue, detail::TaskBlock* task) {

@@ -219,8 +219,13 @@ TEST_CASE("tcp: a name is looked up on the blocking pool, and a cancelled lookup
               });
               weft::sleep(50ms);
               CHECK_FALSE(connect.done());  // its lookup is queued behind the holder
-              weft::Task<void> cancelled =
-                  weft::spawn([port] { (void)weft::open_connection("localhost", port); });
+              std::atomic<bool> looking_up{false};
+              weft::Task<void> cancelled = weft::spawn([port, &looking_up] {
+                looking_up = true;
+                (void)weft::open_connection("localhost", port);
+              });
+              // Cancelled while it waits for its lookup (not before it started).
+              while (!looking_up.load()) weft::sleep(1ms);
               weft::sleep(5ms);
               cancelled.cancel();
               CHECK_THROWS_AS(cancelled.get(), weft::CancelledError);

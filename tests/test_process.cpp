@@ -382,45 +382,6 @@ TEST_CASE("subprocess: writing to a child that exited raises a connection error,
   });
 }
 
-TEST_CASE("subprocess: the spawn runs on the blocking pool while its worker runs other tasks") {
-  // One worker and one blocking thread, held by a job: the spawn waits for that thread (it does
-  // not run on the worker), and meanwhile the same worker runs the fiber that frees it. A
-  // cancel() during the spawn is raised once the child is watched, and the child is reaped.
-  weft::Config config = weft_test::base_config();
-  config.blocking_threads = 1;
-  weft_test::with_runtimes(
-      [](weft::Runtime& runtime) {
-        runtime
-            .submit([] {
-              std::atomic<bool> release{false};
-              weft::Task<void> holder = weft::to_thread([&release] {
-                while (!release.load()) std::this_thread::sleep_for(1ms);
-              });
-              weft::Task<int> run = weft::spawn([] {
-                weft::Process p = weft::create_subprocess_exec({"sh", "-c", "exit 7"});
-                return p.wait();
-              });
-              weft::sleep(30ms);
-              CHECK_FALSE(run.done());  // queued behind the holder
-              pid_t cancelled_pid = -1;
-              weft::Task<void> cancelled = weft::spawn([&cancelled_pid] {
-                weft::Process p = weft::create_subprocess_exec({"true"});
-                cancelled_pid = p.pid();
-                weft::sleep(10s);  // the pending cancel is raised here at the latest
-              });
-              weft::sleep(5ms);
-              cancelled.cancel();
-              release = true;  // set by a fiber on the spawner's own worker
-              CHECK(run.get() == 7);
-              CHECK_THROWS_AS(cancelled.get(), weft::CancelledError);
-              holder.get();
-              if (cancelled_pid != -1) CHECK(reaped_within(cancelled_pid, 5s));
-            })
-            .get();
-      },
-      {1}, config);
-}
-
 TEST_CASE("subprocess: create_subprocess_exec outside a fiber throws std::logic_error") {
   CHECK_THROWS_AS((void)weft::create_subprocess_exec({"true"}), std::logic_error);
   CHECK_THROWS_AS((void)weft::create_subprocess_shell("true"), std::logic_error);
