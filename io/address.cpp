@@ -12,6 +12,7 @@
 #include <weft/errors.hpp>
 #include <weft/executor.hpp>
 #include <weft/task.hpp>
+#include <weft/timeout.hpp>
 
 namespace weft::io {
 namespace {
@@ -50,7 +51,7 @@ Lookup lookup(const std::string& host, const std::string& service, int socktype,
 }  // namespace
 
 std::vector<Endpoint> resolve(std::string_view host_view, std::uint16_t port, int socktype,
-                              bool passive) {
+                              bool passive, std::uint64_t deadline_ns) {
   const std::string host(host_view);
   const std::string service = std::to_string(port);
   const int base_flags = AI_NUMERICSERV | (passive ? AI_PASSIVE : 0);
@@ -63,7 +64,18 @@ std::vector<Endpoint> resolve(std::string_view host_view, std::uint16_t port, in
     auto by_name = [host, service, socktype, base_flags] {
       return lookup(host, service, socktype, base_flags | AI_ADDRCONFIG);
     };
-    result = in_fiber() ? to_thread(std::move(by_name)).get() : by_name();
+    if (!in_fiber()) {
+      result = by_name();
+    } else if (deadline_ns == UINT64_MAX) {
+      result = to_thread(std::move(by_name)).get();
+    } else {
+      try {
+        result =
+            detail::run_until(deadline_ns, [&] { return to_thread(std::move(by_name)).get(); });
+      } catch (const TimeoutError&) {
+        throw TimeoutError("weft: resolving '" + host + "' took longer than the timeout");
+      }
+    }
   }
   if (result.status != 0) {
     const std::string what = "weft: cannot resolve '" + host + "'";

@@ -20,11 +20,12 @@ struct Endpoint {
 };
 
 // Every address of host:port for `socktype` (SOCK_STREAM / SOCK_DGRAM). A numeric host is
-// converted in place; a name is resolved by getaddrinfo on a helper thread while the fiber
-// parks. An empty host means every local interface (for servers). Throws OSError naming the
-// host.
+// converted in place; a name is resolved by getaddrinfo on the blocking pool while the fiber
+// parks (on a thread that is not a fiber, right there). An empty host means every local
+// interface (for servers). Throws OSError naming the host, or TimeoutError naming it if a name
+// is not resolved by `deadline_ns` (io/clock.hpp's clock; UINT64_MAX: no deadline).
 [[nodiscard]] std::vector<Endpoint> resolve(std::string_view host, std::uint16_t port, int socktype,
-                                            bool passive);
+                                            bool passive, std::uint64_t deadline_ns = UINT64_MAX);
 
 // A Unix-domain address; throws OSError(ENAMETOOLONG) for a path that does not fit.
 [[nodiscard]] Endpoint unix_endpoint(std::string_view path);

@@ -31,7 +31,7 @@ void set_nodelay(int fd) noexcept {
 Connection open_connection(std::string_view host, std::uint16_t port, ConnectOptions options) {
   const std::uint64_t deadline =
       options.timeout ? io::deadline_after(*options.timeout) : io::kNoDeadline;
-  const std::vector<io::Endpoint> endpoints = io::resolve(host, port, SOCK_STREAM, false);
+  const std::vector<io::Endpoint> endpoints = io::resolve(host, port, SOCK_STREAM, false, deadline);
   std::exception_ptr last;
   for (const io::Endpoint& endpoint : endpoints) {
     io::Socket socket(io::open_socket(endpoint.family(), SOCK_STREAM));

@@ -240,6 +240,35 @@ TEST_CASE("tcp: a name is looked up on the blocking pool, and a cancelled lookup
       {1, 2}, config);
 }
 
+TEST_CASE("tcp: open_connection's timeout covers resolving the name") {
+  // The only blocking thread is held, so the lookup of "localhost" cannot finish: the timeout
+  // ends it with a TimeoutError that names the host.
+  weft::Config config = weft_test::base_config();
+  config.blocking_threads = 1;
+  weft_test::with_runtimes(
+      [](weft::Runtime& runtime) {
+        runtime
+            .submit([] {
+              auto release = std::make_shared<std::atomic<bool>>(false);
+              weft::Task<void> holder = weft::to_thread([release] {
+                while (!release->load()) std::this_thread::sleep_for(1ms);
+              });
+              const auto start = std::chrono::steady_clock::now();
+              try {
+                (void)weft::open_connection("localhost", 9, {.timeout = 50ms});
+                FAIL("connected although the lookup could not run");
+              } catch (const weft::TimeoutError& error) {
+                CHECK(std::string(error.what()).find("'localhost'") != std::string::npos);
+              }
+              CHECK(std::chrono::steady_clock::now() - start < 5s);
+              *release = true;
+              holder.get();
+            })
+            .get();
+      },
+      {1, 2}, config);
+}
+
 TEST_CASE("tcp: write after close is an InvalidStateError, the peer sees EOF") {
   weft_test::in_runtimes([] {
     weft::Promise<std::string> got;
