@@ -66,10 +66,8 @@ std::vector<Endpoint> resolve(std::string_view host_view, std::uint16_t port, in
     };
     if (!in_fiber()) {
       result = by_name();
-    } else if (deadline_ns == UINT64_MAX) {
-      result = to_thread(std::move(by_name)).get();
     } else {
-      try {
+      try {  // a deadline of UINT64_MAX is none
         result =
             detail::run_until(deadline_ns, [&] { return to_thread(std::move(by_name)).get(); });
       } catch (const TimeoutError&) {

@@ -33,7 +33,7 @@ bool set_cancel_hook(TaskBlock* job, JobCancelHook hook) noexcept {
   std::lock_guard guard(job->done_waiters.lock());
   if (!job->extras) return false;  // submit_job gave every job its extras (the sink)
   const bool fired = std::exchange(job->extras->cancel_hook, hook).fired;
-  if (hook.cancel && job->has(kCancelRequested)) job->extras->cancel_hook.fire();
+  if (job->has(kCancelRequested)) job->extras->cancel_hook.fire();
   return fired;
 }
 

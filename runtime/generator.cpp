@@ -80,9 +80,7 @@ bool generator_next(GeneratorCore* core, TaskBlock* body_task) {
     // cancellation is the body's too.
     // Wait for the body to end, not for an item: a body cancelled before it ever ran never
     // reaches generator_finish. An item it yielded first stays for the next call.
-    generator_close(core);
-    request_cancel(body_task, cancel_message_of(self), false);
-    await_done_uncancellable(body_task);
+    generator_close(core, body_task, cancel_message_of(self));
     throw_cancelled(self);
   }
   std::lock_guard guard(core->lock);
@@ -118,9 +116,13 @@ void generator_yield(GeneratorCore* core) {
   if (why == sched::WakeReason::cancelled) throw_cancelled(self);
 }
 
-void generator_close(GeneratorCore* core) noexcept {
-  std::lock_guard guard(core->lock);
-  core->closing = true;
+void generator_close(GeneratorCore* core, TaskBlock* body_task, std::string_view message) noexcept {
+  {
+    std::lock_guard guard(core->lock);
+    core->closing = true;  // before the cancel: the body's next yield must see it
+  }
+  request_cancel(body_task, message, false);
+  await_done_uncancellable(body_task);
 }
 
 void generator_finish(GeneratorCore* core, std::exception_ptr error) noexcept {

@@ -114,7 +114,7 @@ bool request_cancel(TaskBlock* block, std::string_view message, bool keep_messag
     block->cancel_requests.fetch_add(1, std::memory_order_relaxed);
     // seq_cst pairs with park(): see there.
     block->flags.fetch_or(kCancelRequested, std::memory_order_seq_cst);
-    if (block->extras && block->extras->cancel_hook.cancel) block->extras->cancel_hook.fire();
+    if (block->extras) block->extras->cancel_hook.fire();
   }
   if (sched::Waiter* waiter = block->waiter.exchange(nullptr, std::memory_order_seq_cst)) {
     waiter->fire(sched::WakeReason::cancelled);

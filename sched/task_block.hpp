@@ -63,9 +63,11 @@ struct JobCancelHook {
   // be reset), so the job ends cancelled even if uncancel() withdraws the request.
   bool fired = false;
 
+  // Calls it once; nothing without a hook.
   void fire() noexcept {
-    if (cancel && !fired) cancel(target);
+    if (!cancel || fired) return;
     fired = true;
+    cancel(target);
   }
 };
 

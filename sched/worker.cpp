@@ -292,9 +292,6 @@ void Worker::switch_to(Fiber* target) {
 void Worker::suspend_current(AfterSwitch why) {
   detail::TaskBlock* task = current_;
   if (debug_) warn_if_slow(task, now_ns() - resumed_at_);
-  prev_task_ = task;
-  prev_fiber_ = task->fiber;
-  after_switch_ = why;
   // A yielding task is requeued by the next context, after the jump; until then it counts as
   // this worker's stealable work (see has_stealable_work). release: ordered before the take
   // below that may empty ready_.
@@ -307,14 +304,16 @@ void Worker::suspend_current(AfterSwitch why) {
     // so the task goes on without a switch; going through the loop would cost two jumps, and
     // requeueing it would wake an idle worker only to find nothing (or to steal it). Not when
     // a task could not get a stack: the loop backs off before it tries again.
-    prev_task_ = nullptr;
-    prev_fiber_ = nullptr;
-    after_switch_ = AfterSwitch::none;
     bump_yield_sequence();
     current_ = task;
     if (debug_) resumed_at_ = now_ns();
     return;
   }
+  // What the context switched to carries out (finish_switch). Recorded only now: nothing in
+  // next_local_fiber reads it.
+  prev_task_ = task;
+  prev_fiber_ = task->fiber;
+  after_switch_ = why;
   // prepare() may have finished unstarted tasks; what switches out is still this fiber.
   switch_to(target);
 }

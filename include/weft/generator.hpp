@@ -20,6 +20,7 @@
 #include <exception>
 #include <memory>
 #include <optional>
+#include <string_view>
 #include <type_traits>
 #include <utility>
 
@@ -40,10 +41,12 @@ WEFT_API bool generator_next(GeneratorCore* core, TaskBlock* body_task);
 // Body: hands the item over and parks until the next one is asked for. CancelledError when the
 // generator is closed.
 WEFT_API void generator_yield(GeneratorCore* core);
-// The generator is being closed (by close() or by its consumer's cancellation): from now on
-// every yield of the body throws CancelledError, so a body that catches the first one and
-// yields again still ends instead of waiting forever for a consumer that is gone.
-WEFT_API void generator_close(GeneratorCore* core) noexcept;
+// Closes the generator (close(), or its consumer's cancellation): cancels the body with
+// `message` and waits for it to end. From then on every yield of the body throws
+// CancelledError, so a body that catches the first one and yields again still ends instead of
+// waiting forever for a consumer that is gone.
+WEFT_API void generator_close(GeneratorCore* core, TaskBlock* body_task,
+                              std::string_view message) noexcept;
 // Body: it has ended (error: its exception, or nullptr).
 WEFT_API void generator_finish(GeneratorCore* core, std::exception_ptr error) noexcept;
 }  // namespace detail
@@ -110,9 +113,7 @@ class Generator {
   // Cancels a body that has not ended at its yield (its cleanup runs) and waits for it.
   void close() noexcept {
     if (!state_ || !state_->task || state_->task.done()) return;
-    detail::generator_close(state_->core);
-    state_->task.cancel("weft::Generator closed");
-    detail::await_done_uncancellable(state_->task.block());
+    detail::generator_close(state_->core, state_->task.block(), "weft::Generator closed");
   }
 
   using iterator = detail::PullIterator<Generator, T>;
