@@ -197,76 +197,78 @@ TEST_CASE("tcp: a name that does not resolve raises OSError naming it") {
       {1});
 }
 
-TEST_CASE("tcp: a name is looked up on the blocking pool, and a cancelled lookup ends at once") {
-  // One blocking thread, held by a job: a lookup of "localhost" has to wait for it (it does
-  // not start a thread of its own), and cancelling the connecting task ends its wait.
-  weft::Config config = weft_test::base_config();
-  config.blocking_threads = 1;
-  weft_test::with_runtimes(
-      [](weft::Runtime& runtime) {
-        runtime
-            .submit([] {
-              weft::Server server = weft::start_server(weft_test::echo_lines, "127.0.0.1", 0);
-              const std::uint16_t port = server.port();
-              std::atomic<bool> release{false};
-              weft::Task<void> holder = weft::to_thread([&release] {
-                while (!release.load()) std::this_thread::sleep_for(1ms);
-              });
-              weft::Task<bool> connect = weft::spawn([port] {
-                auto [reader, writer] = weft::open_connection("localhost", port);
-                writer.write("x\n");
-                return reader.readline() == "x\n";
-              });
-              weft::sleep(50ms);
-              CHECK_FALSE(connect.done());  // its lookup is queued behind the holder
-              std::atomic<bool> looking_up{false};
-              weft::Task<void> cancelled = weft::spawn([port, &looking_up] {
-                looking_up = true;
-                (void)weft::open_connection("localhost", port);
-              });
-              // Cancelled while it waits for its lookup (not before it started).
-              while (!looking_up.load()) weft::sleep(1ms);
-              weft::sleep(5ms);
-              cancelled.cancel();
-              CHECK_THROWS_AS(cancelled.get(), weft::CancelledError);
-              release = true;
-              CHECK(connect.get());
-              holder.get();
-              server.close();
-              server.wait_closed();
-            })
-            .get();
-      },
-      {1, 2}, config);
-}
+namespace {
 
-TEST_CASE("tcp: open_connection's timeout covers resolving the name") {
-  // The only blocking thread is held, so the lookup of "localhost" cannot finish: the timeout
-  // ends it with a TimeoutError that names the host.
+// Runs body(release) as the main fiber of runtimes (1 and 2 workers) whose only blocking
+// thread is held by a job until `release` is set (at the latest when body returns): name
+// lookups queue behind that job.
+template <class Body>
+void with_blocking_thread_held(Body body) {
   weft::Config config = weft_test::base_config();
   config.blocking_threads = 1;
   weft_test::with_runtimes(
-      [](weft::Runtime& runtime) {
+      [&body](weft::Runtime& runtime) {
         runtime
-            .submit([] {
+            .submit([&body] {
+              // Shared with the job: it may still read the flag after this fiber has left.
               auto release = std::make_shared<std::atomic<bool>>(false);
               weft::Task<void> holder = weft::to_thread([release] {
                 while (!release->load()) std::this_thread::sleep_for(1ms);
               });
-              const auto start = std::chrono::steady_clock::now();
-              try {
-                (void)weft::open_connection("localhost", 9, {.timeout = 50ms});
-                FAIL("connected although the lookup could not run");
-              } catch (const weft::TimeoutError& error) {
-                CHECK(std::string(error.what()).find("'localhost'") != std::string::npos);
-              }
-              CHECK(std::chrono::steady_clock::now() - start < 5s);
+              body(*release);
               *release = true;
               holder.get();
             })
             .get();
       },
       {1, 2}, config);
+}
+
+}  // namespace
+
+TEST_CASE("tcp: a name is looked up on the blocking pool, and a cancelled lookup ends at once") {
+  // A lookup of "localhost" has to wait for the held thread (it does not start a thread of its
+  // own), and cancelling the connecting task ends its wait.
+  with_blocking_thread_held([](std::atomic<bool>& release) {
+    weft::Server server = weft::start_server(weft_test::echo_lines, "127.0.0.1", 0);
+    const std::uint16_t port = server.port();
+    weft::Task<bool> connect = weft::spawn([port] {
+      auto [reader, writer] = weft::open_connection("localhost", port);
+      writer.write("x\n");
+      return reader.readline() == "x\n";
+    });
+    weft::sleep(50ms);
+    CHECK_FALSE(connect.done());  // its lookup is queued behind the holder
+    std::atomic<bool> looking_up{false};
+    weft::Task<void> cancelled = weft::spawn([port, &looking_up] {
+      looking_up = true;
+      (void)weft::open_connection("localhost", port);
+    });
+    // Cancelled while it waits for its lookup (not before it started).
+    while (!looking_up.load()) weft::sleep(1ms);
+    weft::sleep(5ms);
+    cancelled.cancel();
+    CHECK_THROWS_AS(cancelled.get(), weft::CancelledError);
+    release = true;
+    CHECK(connect.get());
+    server.close();
+    server.wait_closed();
+  });
+}
+
+TEST_CASE("tcp: open_connection's timeout covers resolving the name") {
+  // The lookup of "localhost" cannot finish while the thread is held: the timeout ends it with
+  // a TimeoutError that names the host.
+  with_blocking_thread_held([](std::atomic<bool>&) {
+    const auto start = std::chrono::steady_clock::now();
+    try {
+      (void)weft::open_connection("localhost", 9, {.timeout = 50ms});
+      FAIL("connected although the lookup could not run");
+    } catch (const weft::TimeoutError& error) {
+      CHECK(std::string(error.what()).find("'localhost'") != std::string::npos);
+    }
+    CHECK(std::chrono::steady_clock::now() - start < 5s);
+  });
 }
 
 TEST_CASE("tcp: write after close is an InvalidStateError, the peer sees EOF") {
