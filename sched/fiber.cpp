@@ -22,7 +22,7 @@ Fiber* Fiber::create(StackPool& pool) {
   // The Fiber object sits at the top of its own stack, on a cache-line boundary.
   std::byte* place = stack.top() - sizeof(Fiber);
   place -= reinterpret_cast<std::uintptr_t>(place) % 64;
-  // NOLINTNEXTLINE(cppcoreguidelines-owning-memory): owned by its stack, see destroy()
+  // NOLINTNEXTLINE(cppcoreguidelines-owning-memory): owned by its stack, see end()
   Fiber* fiber = ::new (place) Fiber(stack);
   // Boost places its own record below ours; the usable stack ends at our object.
   boost::context::stack_context context;
@@ -49,7 +49,7 @@ Fiber::~Fiber() {
   tsan_destroy_fiber(side_.tsan_fiber);
 }
 
-void Fiber::destroy(Fiber* fiber, StackPool& pool, SwitchSide& caller) noexcept {
+Stack Fiber::end(Fiber* fiber, SwitchSide& caller) noexcept {
   fiber->task = nullptr;
   fiber->exit_to_ = &caller;
   if (fiber->self_) {
@@ -61,7 +61,7 @@ void Fiber::destroy(Fiber* fiber, StackPool& pool, SwitchSide& caller) noexcept 
   }
   const Stack stack = fiber->stack_;
   fiber->~Fiber();
-  pool.release(stack);
+  return stack;
 }
 
 boost::context::fiber Fiber::main(boost::context::fiber&& from) {

@@ -21,16 +21,16 @@ class Fiber {
  public:
   // Maps a stack and builds the fiber on it; the Fiber object itself lives at the stack's top.
   [[nodiscard]] static Fiber* create(StackPool& pool);
-  // Ends an idle fiber (one without a task) from the context described by `caller` and unmaps
-  // its stack.
-  static void destroy(Fiber* fiber, StackPool& pool, SwitchSide& caller) noexcept;
+  // Ends an idle fiber (one without a task) from the context described by `caller`; returns
+  // its stack, which the caller gives back to the pool (StackPool::release takes several).
+  [[nodiscard]] static Stack end(Fiber* fiber, SwitchSide& caller) noexcept;
 
   [[nodiscard]] const Stack& stack() const noexcept { return stack_; }
   [[nodiscard]] bool stack_intact() const noexcept { return stack_.canary_intact(); }
   [[nodiscard]] SwitchSide& side() noexcept { return side_; }
   // This fiber's continuation while it is switched out.
   [[nodiscard]] boost::context::fiber& continuation() noexcept { return self_; }
-  // Set by destroy(): the fiber must return to `continuation` instead of scheduling.
+  // Set by end(): the fiber must return to `continuation` instead of scheduling.
   [[nodiscard]] bool exiting() const noexcept { return exit_to_ != nullptr; }
   void exit_through(boost::context::fiber&& destroyer) noexcept {
     exit_back_ = std::move(destroyer);
@@ -48,8 +48,8 @@ class Fiber {
   Stack stack_;
   SwitchSide side_;
   boost::context::fiber self_;       // this fiber's continuation while it is switched out
-  boost::context::fiber exit_back_;  // where to go when it exits (destroy())
-  SwitchSide* exit_to_ = nullptr;    // set by destroy()
+  boost::context::fiber exit_back_;  // where to go when it exits (end())
+  SwitchSide* exit_to_ = nullptr;    // set by end()
 };
 
 }  // namespace weft::sched

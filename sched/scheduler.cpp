@@ -2,8 +2,11 @@
 
 #include <pthread.h>
 
+#include <array>
 #include <cstdio>
+#include <span>
 #include <string>
+#include <utility>
 
 #include "sched/current.hpp"
 #include "sched/overflow_report.hpp"
@@ -26,11 +29,7 @@ SwitchSide thread_switch_side() noexcept {
 }
 
 Scheduler::Scheduler(const Config& cfg, detail::RuntimeCore& runtime)
-    : config(cfg),
-      owner(runtime),
-      idle(cfg.workers),
-      policy(make_random_half_policy(cfg)),
-      stacks_(cfg.stack_size, cfg.guarded_stacks) {
+    : config(cfg), owner(runtime), idle(cfg.workers), policy(make_random_half_policy(cfg)) {
   workers.reserve(cfg.workers);
   Backend backend = cfg.backend;
   for (unsigned i = 0; i < cfg.workers; ++i) {
@@ -47,8 +46,11 @@ Scheduler::Scheduler(const Config& cfg, detail::RuntimeCore& runtime)
 Scheduler::~Scheduler() {
   stop();
   SwitchSide here = thread_switch_side();
-  for (Fiber* fiber : shared_fibers_) destroy_fiber(fiber, here);
+  Fiber* first = nullptr;
+  for (Fiber* fiber : shared_fibers_) fiber->next_idle = std::exchange(first, fiber);
   shared_fibers_.clear();
+  destroy_fibers(first, here);
+  ended_stacks.flush();
 }
 
 void Scheduler::start() {
@@ -108,22 +110,29 @@ void Scheduler::give_fiber_batch(Fiber* first, SwitchSide& caller) noexcept {
       first = first->next_idle;
     }
   }
-  while (first) {  // over the budget: unmap
-    Fiber* next = first->next_idle;
-    destroy_fiber(first, caller);
-    first = next;
-  }
+  destroy_fibers(first, caller);  // over the budget
 }
 
-Fiber* Scheduler::new_fiber() {
-  Fiber* fiber = Fiber::create(stacks_);
+Fiber* Scheduler::new_fiber(StackPool& stacks) {
+  Fiber* fiber = Fiber::create(stacks);
   fibers_created_.fetch_add(1, std::memory_order_relaxed);
   return fiber;
 }
 
-void Scheduler::destroy_fiber(Fiber* fiber, SwitchSide& caller) noexcept {
-  Fiber::destroy(fiber, stacks_, caller);
-  fibers_destroyed_.fetch_add(1, std::memory_order_relaxed);
+void Scheduler::destroy_fibers(Fiber* first, SwitchSide& caller) noexcept {
+  std::array<Stack, 64> stacks;
+  std::size_t count = 0;
+  std::uint64_t destroyed = 0;
+  while (first) {
+    Fiber* next = first->next_idle;
+    stacks[count++] = Fiber::end(first, caller);
+    ++destroyed;
+    if (count == stacks.size())
+      ended_stacks.push(std::span(stacks.data(), std::exchange(count, 0)));
+    first = next;
+  }
+  ended_stacks.push(std::span(stacks.data(), count));
+  fibers_destroyed_.fetch_add(destroyed, std::memory_order_relaxed);
 }
 
 std::uint64_t Scheduler::live_fibers() const noexcept {

@@ -12,6 +12,7 @@
 #include "sched/fiber.hpp"
 #include "sched/idle_workers.hpp"
 #include "sched/injection_queue.hpp"
+#include "sched/stack_unmap_queue.hpp"
 #include "sched/steal_policy.hpp"
 #include "sched/task_block.hpp"
 #include "sched/worker.hpp"
@@ -49,8 +50,10 @@ class Scheduler {
   // Up to Config::stack_cache fibers are kept in all; the rest are unmapped.
   [[nodiscard]] Fiber* take_fiber_batch(std::size_t max, std::size_t& taken) noexcept;
   void give_fiber_batch(Fiber* first, SwitchSide& caller) noexcept;
-  [[nodiscard]] Fiber* new_fiber();
-  void destroy_fiber(Fiber* fiber, SwitchSide& caller) noexcept;
+  [[nodiscard]] Fiber* new_fiber(StackPool& stacks);
+  // Ends the idle fibers of a list linked through Fiber::next_idle and unmaps their stacks in
+  // batches (neighbouring stacks in one call).
+  void destroy_fibers(Fiber* first, SwitchSide& caller) noexcept;
 
   [[nodiscard]] std::uint64_t live_fibers() const noexcept;  // created and not destroyed
   [[nodiscard]] std::uint64_t cached_fibers() const noexcept;
@@ -64,11 +67,11 @@ class Scheduler {
   // of a hundred thousand tasks that have not started yet.
   InjectionQueue<detail::TaskBlock, &detail::TaskBlock::next> resumed;
   IdleWorkers idle;
+  StackUnmapQueue ended_stacks;  // stacks of fibers beyond Config::stack_cache, unmapped in batches
   std::unique_ptr<StealPolicy> policy;
   std::vector<std::unique_ptr<Worker>> workers;
 
  private:
-  StackPool stacks_;
   std::atomic<bool> stopping_{false};
   std::atomic<std::uint64_t> fibers_created_{0};
   std::atomic<std::uint64_t> fibers_destroyed_{0};

@@ -3,8 +3,10 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <string>
 #include <system_error>
 
 #include "sched/switch_annotations.hpp"
@@ -54,27 +56,55 @@ bool Stack::in_guard(const void* address) const noexcept {
 
 StackPool::StackPool(std::size_t stack_size, std::size_t guarded_budget)
     : usable_((stack_size + page_size() - 1) / page_size() * page_size()),
+      slot_size_(usable_ + page_size()),
       guarded_budget_(guarded_budget) {}
 
-Stack StackPool::allocate() {
-  const bool guarded = reserve_guard(guarded_budget_);
-  Stack stack;
-  stack.size = usable_ + (guarded ? page_size() : 0);
-  stack.guarded = guarded;
+StackPool::~StackPool() {
+  std::vector<Stack> spare;
+  spare.reserve(spare_.size());
+  for (std::byte* slot : spare_) spare.push_back({.base = slot, .size = slot_size_});
+  release(spare);
+}
+
+void StackPool::map_slots() {
+  spare_.reserve(spare_.size() + kStacksPerMapping);  // nothing below may throw once mapped
   // MAP_NORESERVE: only touched pages cost memory; a parked fiber typically touches one or two.
-  void* memory = mmap(nullptr, stack.size, PROT_READ | PROT_WRITE,
-                      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
-  if (memory == MAP_FAILED) {
-    if (guarded) guarded_stacks.fetch_sub(1, std::memory_order_relaxed);
+  constexpr int kFlags = MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK;
+  std::size_t count = kStacksPerMapping;
+  void* memory = mmap(nullptr, count * slot_size_, PROT_READ | PROT_WRITE, kFlags, -1, 0);
+  if (memory == MAP_FAILED) {  // short of address space or maps: one stack may still fit
+    count = 1;
+    memory = mmap(nullptr, slot_size_, PROT_READ | PROT_WRITE, kFlags, -1, 0);
+  }
+  if (memory == MAP_FAILED)
     throw std::system_error(
         errno, std::generic_category(),
-        "weft: cannot map a fiber stack of " + std::to_string(stack.size) + " bytes");
-  }
-  stack.base = static_cast<std::byte*>(memory);
-  if (guarded && mprotect(stack.base, page_size(), PROT_NONE) != 0) {
+        "weft: cannot map a fiber stack of " + std::to_string(slot_size_) + " bytes");
+  // A mapping of several stacks may reach 2 MiB: a transparent huge page would make one
+  // touched byte cost 2 MiB of memory.
+  (void)madvise(memory, count * slot_size_, MADV_NOHUGEPAGE);
+  auto* first = static_cast<std::byte*>(memory);
+  // Handed out from the highest address down: the kernel places each new mapping just below
+  // the last one, so stacks taken one after another stay neighbours across mappings too.
+  for (std::size_t i = 0; i < count; ++i) spare_.push_back(first + i * slot_size_);
+}
+
+std::byte* StackPool::take_slot() {
+  std::lock_guard guard(mutex_);
+  if (spare_.empty()) map_slots();
+  std::byte* slot = spare_.back();
+  spare_.pop_back();
+  return slot;
+}
+
+Stack StackPool::allocate() {
+  Stack stack{.base = take_slot(), .size = slot_size_};
+  stack.guarded = reserve_guard(guarded_budget_);
+  if (stack.guarded && mprotect(stack.base, page_size(), PROT_NONE) != 0) {
     const int error = errno;
-    munmap(memory, stack.size);
+    stack.guarded = false;
     guarded_stacks.fetch_sub(1, std::memory_order_relaxed);
+    release(stack);
     throw std::system_error(error, std::generic_category(),
                             "weft: cannot protect a fiber stack's guard page (is "
                             "vm.max_map_count exhausted? lower Config::guarded_stacks)");
@@ -83,12 +113,29 @@ Stack StackPool::allocate() {
 }
 
 void StackPool::release(Stack stack) noexcept {
-  if (!stack.base) return;
-  // ASan keeps shadow bytes across munmap: the redzones of the frames this stack held would
-  // poison whatever is mapped here next (an io_uring ring, another library's buffer).
-  asan_unpoison(stack.base, stack.size);
-  munmap(stack.base, stack.size);
-  if (stack.guarded) guarded_stacks.fetch_sub(1, std::memory_order_relaxed);
+  release(std::span<Stack>(&stack, 1));
+}
+
+void StackPool::release(std::span<Stack> stacks) noexcept {
+  std::sort(stacks.begin(), stacks.end(),
+            [](const Stack& a, const Stack& b) { return a.base < b.base; });
+  std::size_t guarded = 0;
+  std::size_t i = 0;
+  while (i < stacks.size() && !stacks[i].base) ++i;  // empty Stacks (sorted first) hold nothing
+  while (i < stacks.size()) {
+    std::byte* const start = stacks[i].base;
+    std::byte* end = start;
+    for (; i < stacks.size() && stacks[i].base == end; ++i) {
+      end = stacks[i].top();
+      if (stacks[i].guarded) ++guarded;
+    }
+    const auto length = static_cast<std::size_t>(end - start);
+    // ASan keeps shadow bytes across munmap: the redzones of the frames these stacks held
+    // would poison whatever is mapped here next (an io_uring ring, another library's buffer).
+    asan_unpoison(start, length);
+    munmap(start, length);
+  }
+  if (guarded != 0) guarded_stacks.fetch_sub(guarded, std::memory_order_relaxed);
 }
 
 std::size_t StackPool::guarded_in_process() noexcept {

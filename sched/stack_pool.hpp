@@ -2,9 +2,16 @@
 // Fiber stacks: mmap'ed, with a guard page while the process's memory-map budget allows and a
 // canary (the lowest cache line, which must stay zero; checked at each switch) beyond it
 // (DESIGN.md rule 6: each guarded stack costs two of vm.max_map_count's 65,530 maps).
+//
+// Stacks are carved from mappings of several at once and given back in batches: with another
+// worker running, every mmap/munmap call pays a TLB shootdown (~12 µs on a 2-vCPU VM), so a
+// burst of fibers that end together unmaps each run of neighbouring stacks in one call.
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <mutex>
+#include <span>
+#include <vector>
 
 namespace weft::sched {
 
@@ -28,18 +35,34 @@ class StackPool {
   // stack_size: usable bytes, rounded up to pages. guarded_budget: how many stacks of the whole
   // process may carry a guard page at once.
   StackPool(std::size_t stack_size, std::size_t guarded_budget);
+  ~StackPool();
+  StackPool(const StackPool&) = delete;
+  StackPool& operator=(const StackPool&) = delete;
 
-  // Throws std::system_error naming mmap's failure (ENOMEM, map count exhausted).
+  // Throws std::system_error naming mmap's failure (ENOMEM, map count exhausted). Thread-safe,
+  // but each worker has a pool of its own, so that the stacks it hands out one after another
+  // are neighbours, which a batch of them given back together needs.
   [[nodiscard]] Stack allocate();
-  void release(Stack stack) noexcept;
+  // Unmaps stacks from any pool, on any thread.
+  static void release(Stack stack) noexcept;
+  // Sorts `stacks` by address and unmaps each run of neighbours with one call.
+  static void release(std::span<Stack> stacks) noexcept;
   [[nodiscard]] std::size_t stack_size() const noexcept { return usable_; }
 
   // Stacks with a guard page in this process right now (all pools).
   static std::size_t guarded_in_process() noexcept;
+  // Stacks carved from one mapping.
+  static constexpr std::size_t kStacksPerMapping = 16;
 
  private:
+  [[nodiscard]] std::byte* take_slot();
+  void map_slots();
+
   std::size_t usable_;
+  std::size_t slot_size_;  // usable_ plus the guard page, whether or not it is protected
   std::size_t guarded_budget_;
+  std::mutex mutex_;               // guards spare_
+  std::vector<std::byte*> spare_;  // mapped, never handed out (untouched: no resident memory)
 };
 
 }  // namespace weft::sched

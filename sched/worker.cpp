@@ -28,7 +28,8 @@ Worker::Worker(Scheduler& scheduler, unsigned index, std::unique_ptr<io::Reactor
       global_countdown_(global_interval_),
       debug_(scheduler.config.debug),
       reactor_(std::move(reactor)),
-      rng_(0x9E3779B97F4A7C15ULL * (index + 1)) {}
+      rng_(0x9E3779B97F4A7C15ULL * (index + 1)),
+      stacks_(scheduler.config.stack_size, scheduler.config.guarded_stacks) {}
 
 Worker::~Worker() {
   join();
@@ -209,6 +210,8 @@ void Worker::sleep() {
   // here, on the loop's own context: freeing runs user destructors, which may wake tasks, so
   // it must not happen in the middle of picking the next task.
   if (detail::sweep_retired(scheduler_.owner, index_, kSweepLimit)) return;
+  // A burst of ending fibers is over here: give back the stacks still queued for unmapping.
+  if (!scheduler_.ended_stacks.empty()) scheduler_.ended_stacks.flush();
   auto& idle = scheduler_.idle;
   idle.announce_sleep(index_, std::exchange(searching_, false));
   if (scheduler_.has_visible_work() || scheduler_.stopping()) {
@@ -283,7 +286,7 @@ void Worker::switch_to(Fiber* target) {
   // Back on this context, maybe on another worker: `this` is stale from here on (rule 2).
   after_switch(from);
   if (self && self->exiting()) {
-    self->exit_through(std::move(back));  // Fiber::destroy woke it to end it
+    self->exit_through(std::move(back));  // Fiber::end woke it to end it
     return;
   }
   current_worker()->finish_switch(std::move(back));
@@ -455,7 +458,7 @@ Fiber* Worker::acquire_fiber() {
   std::size_t count = cached_count_.load(std::memory_order_relaxed);
   if (!cached_) {
     cached_ = scheduler_.take_fiber_batch(kFiberBatch, count);
-    if (!cached_) return scheduler_.new_fiber();
+    if (!cached_) return scheduler_.new_fiber(stacks_);
   }
   Fiber* fiber = cached_;
   cached_ = fiber->next_idle;
@@ -480,10 +483,7 @@ void Worker::recycle_fiber(Fiber* fiber) {
 }
 
 void Worker::drop_cached_fibers() noexcept {
-  while (Fiber* fiber = cached_) {
-    cached_ = fiber->next_idle;
-    scheduler_.destroy_fiber(fiber, side_);
-  }
+  scheduler_.destroy_fibers(std::exchange(cached_, nullptr), side_);
   cached_count_.store(0, std::memory_order_relaxed);
 }
 

@@ -157,6 +157,7 @@ class Worker {
   bool stack_shortage_ = false;  // a task could not get a stack: back off before retrying
   // Odd while a yielding task is between its switch and its requeue (has_stealable_work).
   std::atomic<std::uint64_t> yield_sequence_{0};
+  StackPool stacks_;         // maps the stacks of the fibers this worker creates
   Fiber* cached_ = nullptr;  // idle fibers, ready for the next task
   std::atomic<std::size_t> cached_count_{0};
   std::thread thread_;

@@ -1,18 +1,26 @@
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdio>
 #include <fstream>
+#include <memory>
+#include <random>
+#include <span>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "child_process.hpp"
+#include "eventually.hpp"
 #include "runtime_fixture.hpp"
 #include "sched/current.hpp"
 #include "sched/fiber.hpp"
 #include "sched/stack_pool.hpp"
+#include "sched/stack_unmap_queue.hpp"
 #include "sched/task_block.hpp"
 #include "sched/worker.hpp"
 
@@ -44,6 +52,18 @@ std::size_t resident_kib() {
   while (std::getline(status, line))
     if (line.rfind("VmRSS:", 0) == 0) return std::stoul(line.substr(6));
   return 0;
+}
+
+// mincore fails with ENOMEM on a page that is not mapped.
+bool mapped(const std::byte* address) {
+  const auto page = static_cast<std::uintptr_t>(sysconf(_SC_PAGESIZE));
+  auto* start = reinterpret_cast<void*>(reinterpret_cast<std::uintptr_t>(address) / page * page);
+  unsigned char resident = 0;
+  return mincore(start, page, &resident) == 0;
+}
+
+bool any_mapped(const weft::sched::Stack& stack) {
+  return mapped(stack.base) || mapped(stack.bottom() + stack.size / 2) || mapped(stack.top() - 1);
 }
 
 std::size_t map_count() {
@@ -90,6 +110,113 @@ TEST_CASE("guard pages are given within the process budget, beyond it stacks are
   pool.release(b);
   pool.release(c);
   CHECK(weft::sched::StackPool::guarded_in_process() == before);
+}
+
+TEST_CASE("a pool hands out neighbouring stacks and a batch goes back whole, in any order") {
+  for (const bool guarded : {false, true}) {
+    CAPTURE(guarded);
+    const std::size_t guards_before = weft::sched::StackPool::guarded_in_process();
+    std::vector<weft::sched::Stack> stacks;
+    std::byte* lowest_spare = nullptr;
+    {
+      weft::sched::StackPool pool(64 * 1024, guarded ? guards_before + 8 : 0);
+      for (int i = 0; i < 8; ++i) stacks.push_back(pool.allocate());
+      for (std::size_t i = 0; i + 1 < stacks.size(); ++i) {
+        CHECK(stacks[i].guarded == guarded);
+        // One mapping holds several stacks; the next one handed out lies just below.
+        CHECK(stacks[i + 1].top() == stacks[i].base);
+      }
+      for (auto& stack : stacks) stack.top()[-1] = std::byte{1};  // touched, as a fiber would
+      lowest_spare = stacks.back().base - stacks.back().size;
+      CHECK(mapped(lowest_spare));  // never handed out, still the pool's
+      std::ranges::shuffle(stacks, std::mt19937(7));
+      weft::sched::StackPool::release(stacks);
+      for (const auto& stack : stacks) CHECK_FALSE(any_mapped(stack));
+      CHECK(weft::sched::StackPool::guarded_in_process() == guards_before);
+    }
+    CHECK_FALSE(mapped(lowest_spare));  // the pool unmaps what it never handed out
+  }
+}
+
+TEST_CASE("stacks queued for unmapping from many threads are all unmapped") {
+  constexpr int kThreads = 4;
+  const std::size_t per_thread = scaled(2000);
+  const std::size_t guards_before = weft::sched::StackPool::guarded_in_process();
+  std::vector<std::vector<weft::sched::Stack>> shares(kThreads);
+  std::vector<std::unique_ptr<weft::sched::StackPool>> pools;
+  // Everything is mapped first: a munmap below must not make room for a mapping that a check
+  // would then take for a stack left mapped.
+  for (int t = 0; t < kThreads; ++t) {
+    pools.push_back(std::make_unique<weft::sched::StackPool>(16 * 1024, guards_before + 100));
+    for (std::size_t i = 0; i < per_thread; ++i) shares[t].push_back(pools.back()->allocate());
+  }
+  std::vector<weft::sched::Stack> all;
+  for (const auto& share : shares) all.insert(all.end(), share.begin(), share.end());
+  {
+    weft::sched::StackUnmapQueue queue;
+    std::vector<std::thread> threads;
+    for (int t = 0; t < kThreads; ++t)
+      threads.emplace_back([&queue, &share = shares[t], t] {
+        std::mt19937 random(static_cast<unsigned>(t));
+        std::span<weft::sched::Stack> rest(share);
+        while (!rest.empty()) {
+          const std::size_t n = std::min<std::size_t>(rest.size(), 1 + random() % 64);
+          queue.push(rest.first(n));
+          rest = rest.subspan(n);
+          if (random() % 16 == 0) queue.flush();
+        }
+      });
+    for (auto& thread : threads) thread.join();
+    queue.flush();
+    CHECK(queue.empty());
+  }
+  std::size_t left_mapped = 0;
+  for (const auto& stack : all) left_mapped += any_mapped(stack) ? 1 : 0;
+  CHECK(left_mapped == 0);
+  CHECK(weft::sched::StackPool::guarded_in_process() == guards_before);
+}
+
+TEST_CASE("after a burst, stacks beyond the fiber cache are unmapped once the workers idle") {
+  weft::Config config = weft_test::base_config();
+  config.stack_cache = 16;
+  with_runtimes(
+      [&](weft::Runtime& runtime) {
+        const std::size_t tasks = scaled(5000);
+        std::vector<const std::byte*> on_stack(tasks);  // an address on each task's stack
+        runtime
+            .submit([&] {
+              weft::Promise<void> release;
+              weft::Future<void> released = release.get_future();
+              weft::Task<void> gate = weft::spawn([&] { released.get(); });
+              std::vector<weft::Task<void>> all;
+              for (std::size_t i = 0; i < tasks; ++i)
+                all.push_back(weft::spawn([&, i] {
+                  std::byte local{};
+                  on_stack[i] = &local;
+                  gate.wait();
+                }));
+              weft::sleep(std::chrono::milliseconds(20));
+              release.set_value();
+              for (auto& task : all) task.get();
+              gate.get();
+            })
+            .get();
+        std::ranges::sort(on_stack);
+        const auto [last, end] = std::ranges::unique(on_stack);
+        on_stack.erase(last, end);
+        // Only the cached fibers keep their stacks; the rest must go, the last batch too,
+        // without waiting for another burst.
+        std::size_t still_mapped = 0;
+        const auto settled = [&] {
+          still_mapped = 0;
+          for (const std::byte* address : on_stack) still_mapped += mapped(address) ? 1 : 0;
+          return still_mapped <= runtime.stats().cached_fibers + 8;
+        };
+        CHECK(weft_test::eventually(settled));
+        MESSAGE("stacks used: ", on_stack.size(), ", still mapped: ", still_mapped,
+                ", cached fibers: ", runtime.stats().cached_fibers);
+      },
+      {2}, config);
 }
 
 TEST_CASE("a stack overflow into the guard page names the task (debug mode)") {
