@@ -90,9 +90,8 @@ TEST_CASE("tcp: readuntil past the limit raises LimitOverrunError and keeps the 
           writer.write(std::string(300, 'x') + "\n");
         },
         "127.0.0.1", 0, options);
-    weft::ConnectOptions small;
-    small.limit = 100;
-    auto [reader, writer] = weft::open_connection("127.0.0.1", server.port(), small);
+    // Designated initializers name only what they set (no -Wmissing-field-initializers).
+    auto [reader, writer] = weft::open_connection("127.0.0.1", server.port(), {.limit = 100});
     CHECK(reader.limit() == 100);
     CHECK_THROWS_AS((void)reader.readline(), weft::LimitOverrunError);
     CHECK(reader.buffered() > 100);

@@ -137,6 +137,40 @@ TEST_CASE("Condition: wait releases the lock, notify and notify_all, wait_for a 
   });
 }
 
+TEST_CASE("Condition: wait_for a predicate under a timeout") {
+  in_runtimes([] {
+    weft::Condition cond;
+    int stock = 0;
+    // Notified, but the predicate stays false: the deadline spans every wake-up.
+    weft::Task<void> notifier = weft::spawn([&] {
+      for (int i = 0; i < 20; ++i) {
+        weft::sleep(1ms);
+        std::lock_guard guard(cond.lock());
+        cond.notify_all();
+      }
+    });
+    {
+      std::lock_guard guard(cond.lock());
+      const auto start = weft::Clock::now();
+      CHECK_THROWS_AS(cond.wait_for([&] { return stock > 0; }, 5ms), weft::TimeoutError);
+      CHECK(weft::Clock::now() - start >= 5ms);
+      CHECK(cond.lock().locked());
+    }
+    notifier.get();
+    // A predicate that becomes true in time.
+    weft::Task<void> producer = weft::spawn([&] {
+      weft::sleep(1ms);
+      std::lock_guard guard(cond.lock());
+      stock = 1;
+      cond.notify();
+    });
+    std::lock_guard guard(cond.lock());
+    CHECK(cond.wait_for([&] { return stock > 0; }, 10s));
+    CHECK(stock == 1);
+    producer.get();
+  });
+}
+
 TEST_CASE("Condition: a cancelled waiter re-acquires the lock before it raises") {
   in_runtimes([] {
     weft::Condition cond;

@@ -97,7 +97,7 @@ struct Connection {
 };
 
 struct ConnectOptions {
-  std::optional<Duration> timeout;  // for resolving and connecting together
+  std::optional<Duration> timeout{};  // for resolving and connecting together
   std::size_t limit = kDefaultStreamLimit;
   bool nodelay = true;  // TCP_NODELAY
 };

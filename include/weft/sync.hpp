@@ -133,6 +133,14 @@ class WEFT_API Condition {
     while (!pred()) wait();
     return true;
   }
+  // The same under one deadline for all the wake-ups: TimeoutError (with the lock taken back)
+  // if pred() is still false when it passes.
+  template <class Pred, class Rep, class Period>
+  bool wait_for(Pred pred, std::chrono::duration<Rep, Period> timeout) {
+    const std::uint64_t deadline_ns = detail::deadline_ns_after(timeout);
+    while (!pred()) wait_until_ns(deadline_ns);
+    return true;
+  }
   // The caller holds lock(). Wakes up to n waiters / all of them.
   void notify(std::size_t n = 1);
   void notify_all();
