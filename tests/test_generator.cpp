@@ -1,6 +1,8 @@
 // Generator<T>: a fiber-backed async generator read with range-for.
 #include <atomic>
 #include <chrono>
+#include <iterator>
+#include <ranges>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -17,6 +19,9 @@ struct SetOnExit {
   std::atomic<bool>& flag;
   ~SetOnExit() { flag = true; }
 };
+
+static_assert(std::input_iterator<weft::Generator<int>::iterator>);
+static_assert(std::ranges::input_range<weft::Generator<int>>);
 
 }  // namespace
 
@@ -69,16 +74,58 @@ TEST_CASE("the body runs only when asked: it never runs ahead of the consumer") 
 TEST_CASE("leaving the loop early runs the generator's cleanup") {
   in_runtimes([] {
     std::atomic<bool> cleaned{false};
+    weft::Generator<int> g([&](weft::Yield<int>& yield) {
+      const SetOnExit cleanup{cleaned};
+      for (int i = 0;; ++i) yield(i);
+    });
+    std::vector<int> got;
+    for (int x : g) {
+      got.push_back(x);
+      if (x == 3) break;
+    }
+    // Closed as the loop was left, though `g` lives on: cancelled at its yield and unwound.
+    CHECK(cleaned.load());
+    CHECK(got == std::vector<int>{0, 1, 2, 3});
+    CHECK_FALSE(g.next().has_value());  // closed: nothing more
+  });
+}
+
+TEST_CASE("a loop left by an exception closes the generator before the handler runs") {
+  in_runtimes([] {
+    std::atomic<bool> cleaned{false};
+    weft::Generator<int> g([&](weft::Yield<int>& yield) {
+      const SetOnExit cleanup{cleaned};
+      for (int i = 0;; ++i) yield(i);
+    });
+    bool cleaned_in_handler = false;
+    try {
+      for (int x : g)
+        if (x == 2) throw std::runtime_error("consumer gave up");
+    } catch (const std::runtime_error&) {
+      cleaned_in_handler = cleaned.load();
+    }
+    CHECK(cleaned_in_handler);
+  });
+}
+
+TEST_CASE("reading a generator piecewise with next() does not close it") {
+  in_runtimes([] {
+    std::atomic<bool> cleaned{false};
     {
       weft::Generator<int> g([&](weft::Yield<int>& yield) {
         const SetOnExit cleanup{cleaned};
         for (int i = 0;; ++i) yield(i);
       });
-      for (int x : g)
-        if (x == 3) break;
+      CHECK(g.next() == 0);
+      CHECK(g.next() == 1);
       CHECK_FALSE(cleaned.load());
+      // A range-for over the rest, left early, does close it.
+      for (int x : g) {
+        CHECK(x == 2);
+        break;
+      }
+      CHECK(cleaned.load());
     }
-    CHECK(cleaned.load());  // destroyed: the body was cancelled at its yield and unwound
   });
 }
 

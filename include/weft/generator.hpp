@@ -116,14 +116,56 @@ class Generator {
     detail::generator_close(state_->core, state_->task.block(), "weft::Generator closed");
   }
 
-  using iterator = detail::PullIterator<Generator, T>;
+  // The range-for iterator (move-only). Leaving the loop before the body has ended (break,
+  // return, an exception) destroys it, and that closes the generator: the body's cleanup runs
+  // right there, as DESIGN.md promises, not when the generator itself goes out of scope. (A
+  // generator read piecewise with next() is not closed until close() or its destructor.)
+  class iterator {
+   public:
+    using value_type = T;
+    using difference_type = std::ptrdiff_t;
+
+    iterator() = default;
+    explicit iterator(Generator* generator) : items_(generator), generator_(generator) {}
+    iterator(iterator&& other) noexcept
+        : items_(std::move(other.items_)), generator_(std::exchange(other.generator_, nullptr)) {}
+    iterator& operator=(iterator&& other) noexcept {
+      if (this != &other) {
+        close_unfinished();
+        items_ = std::move(other.items_);
+        generator_ = std::exchange(other.generator_, nullptr);
+      }
+      return *this;
+    }
+    iterator(const iterator&) = delete;
+    iterator& operator=(const iterator&) = delete;
+    ~iterator() { close_unfinished(); }
+
+    T& operator*() const { return *items_; }
+    T* operator->() const { return std::addressof(*items_); }
+    iterator& operator++() {
+      ++items_;
+      return *this;
+    }
+    void operator++(int) { ++items_; }
+    friend bool operator==(const iterator& it, std::default_sentinel_t end) noexcept {
+      return it.items_ == end;
+    }
+
+   private:
+    void close_unfinished() noexcept {
+      if (generator_ && !(items_ == std::default_sentinel)) generator_->close();
+    }
+    detail::PullIterator<Generator, T> items_;
+    Generator* generator_ = nullptr;
+  };
 
   // Starts the body (at the first call) and parks until its first item.
   iterator begin() { return iterator(this); }
   std::default_sentinel_t end() const noexcept { return {}; }
 
  private:
-  friend iterator;
+  friend detail::PullIterator<Generator, T>;
   std::optional<T> pull() { return next(); }
   struct BodyBase {
     virtual ~BodyBase() = default;
