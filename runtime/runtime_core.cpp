@@ -138,6 +138,7 @@ std::vector<WorkerMetrics> RuntimeCore::metrics() const {
 
 std::string RuntimeCore::dump_tasks() const {
   std::ostringstream out;
+  const bool traced = scheduler_.config.debug;
   for (const TaskRef& task : registry.snapshot()) {
     TaskBlock* block = task.block();
     const char* waiting = block->waiting_on.load(std::memory_order_relaxed);
@@ -145,7 +146,11 @@ std::string RuntimeCore::dump_tasks() const {
     out << "  #" << block->id << " " << task.name() << " [" << state << "]";
     if (waiting) out << " waiting on " << waiting;
     out << "\n";
+    if (waiting && traced) out << park_trace_text(block, "      ");
   }
+  if (!traced && registry.live() != 0)
+    out << "  (stack traces of parked tasks are recorded in debug mode: Config::debug, "
+           "WEFT_DEBUG=1)\n";
   return out.str();
 }
 

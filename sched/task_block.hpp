@@ -78,6 +78,7 @@ struct TaskExtras {
   std::uint64_t last_callback_id = 0;
   std::shared_ptr<ExceptionSink> sink;  // set when the task failed, for the never-retrieved report
   JobCancelHook cancel_hook;            // while a CPU job runs
+  std::vector<void*> park_trace;        // debug mode: return addresses where it last parked
 };
 
 class TaskBlock {
@@ -135,6 +136,13 @@ class TaskBlock {
   }
   TaskExtras& extras_locked();  // caller holds done_waiters.lock()
 };
+
+// Debug mode: the parking task records its call stack, for Runtime::dump_tasks()
+// (runtime/park_trace.cpp).
+void record_park_trace(TaskBlock* task) noexcept;
+// What record_park_trace kept, symbolized: one frame per line, each starting with `indent`;
+// empty if nothing was recorded.
+[[nodiscard]] std::string park_trace_text(TaskBlock* task, std::string_view indent);
 
 // Runs a started task's body on its fiber and completes the block. Lets only Boost's
 // forced_unwind through (a fiber being destroyed at shutdown).

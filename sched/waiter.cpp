@@ -39,6 +39,7 @@ void wake(detail::TaskBlock* task) noexcept {
 WakeReason park(Waiter& waiter, const char* what, Cancellable cancellable) {
   Worker* worker = &fiber_worker(what);
   detail::TaskBlock* task = worker->current_task();
+  if (worker->debug()) detail::record_park_trace(task);
   if (cancellable == Cancellable::no || task->shield_depth != 0) {
     task->waiting_on.store(what, std::memory_order_relaxed);
     worker->suspend_current(AfterSwitch::park);

@@ -80,6 +80,7 @@ class Worker {
   [[nodiscard]] bool has_stealable_work() const noexcept;
   [[nodiscard]] std::size_t queued() const noexcept;
   [[nodiscard]] unsigned index() const noexcept { return index_; }
+  [[nodiscard]] bool debug() const noexcept { return debug_; }  // Config::debug
   [[nodiscard]] Scheduler& scheduler() const noexcept { return scheduler_; }
   [[nodiscard]] io::Reactor& reactor() const noexcept { return *reactor_; }
   [[nodiscard]] std::size_t cached_fibers() const noexcept {

@@ -161,10 +161,55 @@ TEST_CASE("metrics count polls and steals, dump_tasks lists parked tasks") {
   weft::Promise<void> never;
   weft::Future<void> forever = never.get_future();
   weft::Task<void> waiting = runtime.spawn("sleepy", [&] { forever.get(); });
-  while (runtime.dump_tasks().find("parked") == std::string::npos) std::this_thread::sleep_for(1ms);
+  while (runtime.dump_tasks().find("sleepy [parked]") == std::string::npos)
+    std::this_thread::sleep_for(1ms);
   const std::string dump = runtime.dump_tasks();
   CHECK(dump.find("sleepy") != std::string::npos);
   CHECK(dump.find("waiting on awaiting a task or future") != std::string::npos);
+  CHECK(runtime.shutdown());
+}
+
+// Not inlined, and not a tail call (the asm after the wait): its frame is on the stack while
+// the task is parked, for the dump to name.
+[[gnu::noinline]] void wait_in_a_named_frame(weft::Future<void>& gate) {
+  gate.get();
+  asm volatile("" ::: "memory");
+}
+
+TEST_CASE("in debug mode dump_tasks shows where each parked task parked") {
+  weft::Config config = weft_test::config_with(2);
+  config.debug = true;
+  weft::Runtime runtime(config);
+  weft::Promise<void> never;
+  weft::Future<void> gate = never.get_future();
+  weft::Task<void> waiting = runtime.spawn("traced", [&] { wait_in_a_named_frame(gate); });
+  while (runtime.dump_tasks().find("traced [parked]") == std::string::npos)
+    std::this_thread::sleep_for(1ms);
+  const std::string dump = runtime.dump_tasks();
+  CHECK(dump.find("traced [parked]") != std::string::npos);
+  // The frames: the wait inside weft, then the program's own function that called it.
+  const auto wait_frame = dump.find("at weft::");
+  const auto own_frame = dump.find("at wait_in_a_named_frame");
+  CHECK(wait_frame != std::string::npos);
+  CHECK(own_frame != std::string::npos);
+  CHECK(wait_frame < own_frame);
+  never.set_value();
+  waiting.get();
+  CHECK(runtime.shutdown());
+}
+
+TEST_CASE("outside debug mode dump_tasks says how to get stack traces") {
+  weft::Runtime runtime(weft_test::config_with(1));
+  weft::Promise<void> never;
+  weft::Future<void> gate = never.get_future();
+  weft::Task<void> waiting = runtime.spawn("untraced", [&] { gate.get(); });
+  while (runtime.dump_tasks().find("untraced [parked]") == std::string::npos)
+    std::this_thread::sleep_for(1ms);
+  const std::string dump = runtime.dump_tasks();
+  CHECK(dump.find("untraced [parked]") != std::string::npos);
+  CHECK(dump.find("Config::debug") != std::string::npos);
+  never.set_value();
+  waiting.get();
   CHECK(runtime.shutdown());
 }
 

@@ -126,7 +126,8 @@ class WEFT_API Runtime {
   [[nodiscard]] Backend backend() const noexcept;
   [[nodiscard]] RuntimeStats stats() const noexcept;
   [[nodiscard]] std::vector<WorkerMetrics> metrics() const;
-  // One line per unfinished task: id, name, state, and what it waits on.
+  // One line per unfinished task: id, name, state, and what it waits on; in debug mode
+  // (Config::debug) each parked task's stack where it parked follows, one frame per line.
   [[nodiscard]] std::string dump_tasks() const;
   // Replaces the default report (a line on stderr) of tasks whose exception nobody retrieved.
   void set_exception_handler(std::function<void(const UnretrievedException&)> handler);
