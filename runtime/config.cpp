@@ -57,15 +57,16 @@ struct Field {
 template <class T>
 concept Number = std::unsigned_integral<T> && !std::same_as<T, bool>;
 
-const std::array<Field, 15>& fields() {
+const std::array<Field, 16>& fields() {
   // Built on first use because the smallest stack is the page size, known only at run time.
-  static const std::array<Field, 15> table{{
+  static const std::array<Field, 16> table{{
       {.name = "workers", .member = &Config::workers, .range = {.min = 1, .max = kMaxThreads}},
       {.name = "stack_size",
        .member = &Config::stack_size,
        .range = {.min = static_cast<std::uint64_t>(sysconf(_SC_PAGESIZE)), .max = kGiB},
        .bytes = true},
       {.name = "guarded_stacks", .member = &Config::guarded_stacks},
+      {.name = "guard_markers", .member = &Config::guard_markers},
       {.name = "stack_cache", .member = &Config::stack_cache, .range = {.max = 1u << 20}},
       {.name = "local_queue_size",
        .member = &Config::local_queue_size,

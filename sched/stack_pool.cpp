@@ -28,6 +28,18 @@ std::size_t page_size() noexcept {
 // process-wide: two runtimes side by side share it.
 std::atomic<std::size_t> guarded_stacks{0};
 
+// MADV_GUARD_INSTALL, from Linux 6.13's uapi headers (Debian 12's are older).
+constexpr int kMadvGuardInstall = 102;
+// Cleared the first time the kernel refuses a marker (EINVAL: too old), for the process.
+std::atomic<bool> markers_available{true};
+
+bool install_guard_marker(std::byte* page) noexcept {
+  if (!markers_available.load(std::memory_order_relaxed)) return false;
+  if (madvise(page, page_size(), kMadvGuardInstall) == 0) return true;
+  if (errno == EINVAL) markers_available.store(false, std::memory_order_relaxed);
+  return false;  // ENOMEM (no memory for page tables): an mprotect'ed page may still do
+}
+
 bool reserve_guard(std::size_t budget) noexcept {
   std::size_t now = guarded_stacks.load(std::memory_order_relaxed);
   while (now < budget) {
@@ -54,10 +66,11 @@ bool Stack::in_guard(const void* address) const noexcept {
   return guarded && p >= base && p < base + page_size();
 }
 
-StackPool::StackPool(std::size_t stack_size, std::size_t guarded_budget)
+StackPool::StackPool(std::size_t stack_size, std::size_t guarded_budget, GuardKind guards)
     : usable_((stack_size + page_size() - 1) / page_size() * page_size()),
       slot_size_(usable_ + page_size()),
-      guarded_budget_(guarded_budget) {}
+      guarded_budget_(guarded_budget),
+      guards_(guards) {}
 
 StackPool::~StackPool() {
   std::vector<Stack> spare;
@@ -99,10 +112,14 @@ std::byte* StackPool::take_slot() {
 
 Stack StackPool::allocate() {
   Stack stack{.base = take_slot(), .size = slot_size_};
-  stack.guarded = reserve_guard(guarded_budget_);
+  if (guards_ == GuardKind::automatic && install_guard_marker(stack.base)) {
+    stack.guarded = true;
+    return stack;
+  }
+  stack.guarded = stack.guard_splits_map = reserve_guard(guarded_budget_);
   if (stack.guarded && mprotect(stack.base, page_size(), PROT_NONE) != 0) {
     const int error = errno;
-    stack.guarded = false;
+    stack.guarded = stack.guard_splits_map = false;
     guarded_stacks.fetch_sub(1, std::memory_order_relaxed);
     release(stack);
     throw std::system_error(error, std::generic_category(),
@@ -127,7 +144,7 @@ void StackPool::release(std::span<Stack> stacks) noexcept {
     std::byte* end = start;
     for (; i < stacks.size() && stacks[i].base == end; ++i) {
       end = stacks[i].top();
-      if (stacks[i].guarded) ++guarded;
+      if (stacks[i].guard_splits_map) ++guarded;
     }
     const auto length = static_cast<std::size_t>(end - start);
     // ASan keeps shadow bytes across munmap: the redzones of the frames these stacks held
@@ -140,6 +157,10 @@ void StackPool::release(std::span<Stack> stacks) noexcept {
 
 std::size_t StackPool::guarded_in_process() noexcept {
   return guarded_stacks.load(std::memory_order_relaxed);
+}
+
+bool StackPool::guard_markers_available() noexcept {
+  return markers_available.load(std::memory_order_relaxed);
 }
 
 }  // namespace weft::sched

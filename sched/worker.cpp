@@ -29,7 +29,8 @@ Worker::Worker(Scheduler& scheduler, unsigned index, std::unique_ptr<io::Reactor
       debug_(scheduler.config.debug),
       reactor_(std::move(reactor)),
       rng_(0x9E3779B97F4A7C15ULL * (index + 1)),
-      stacks_(scheduler.config.stack_size, scheduler.config.guarded_stacks) {}
+      stacks_(scheduler.config.stack_size, scheduler.config.guarded_stacks,
+              scheduler.config.guard_markers ? GuardKind::automatic : GuardKind::protect) {}
 
 Worker::~Worker() {
   join();

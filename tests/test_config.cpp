@@ -24,6 +24,7 @@ const std::vector<std::string> kEnvNames = {
     "WEFT_WORKERS",
     "WEFT_STACK_SIZE",
     "WEFT_GUARDED_STACKS",
+    "WEFT_GUARD_MARKERS",
     "WEFT_STACK_CACHE",
     "WEFT_LOCAL_QUEUE_SIZE",
     "WEFT_GLOBAL_QUEUE_INTERVAL",
@@ -90,8 +91,8 @@ std::size_t page_size() {
 
 bool same(const weft::Config& a, const weft::Config& b) {
   return a.workers == b.workers && a.stack_size == b.stack_size &&
-         a.guarded_stacks == b.guarded_stacks && a.stack_cache == b.stack_cache &&
-         a.local_queue_size == b.local_queue_size &&
+         a.guarded_stacks == b.guarded_stacks && a.guard_markers == b.guard_markers &&
+         a.stack_cache == b.stack_cache && a.local_queue_size == b.local_queue_size &&
          a.global_queue_interval == b.global_queue_interval &&
          a.steal_attempts == b.steal_attempts && a.backend == b.backend &&
          a.blocking_threads == b.blocking_threads &&
@@ -144,6 +145,7 @@ TEST_SUITE("config") {
     CHECK(cfg.cpu_threads == 0);  // as many as workers
     CHECK_FALSE(cfg.pin_workers);
     CHECK_FALSE(cfg.debug);
+    CHECK(cfg.guard_markers);
     CHECK(cfg.slow_callback_ms == 100);
     CHECK_NOTHROW(cfg.validate());
   }
@@ -257,6 +259,7 @@ TEST_SUITE("config") {
     CleanEnv::set("WEFT_WORKERS", "3");
     CleanEnv::set("WEFT_STACK_SIZE", "65536");
     CleanEnv::set("WEFT_GUARDED_STACKS", "18446744073709551615");
+    CleanEnv::set("WEFT_GUARD_MARKERS", "off");
     CleanEnv::set("WEFT_STACK_CACHE", "7");
     CleanEnv::set("WEFT_LOCAL_QUEUE_SIZE", "1024");
     CleanEnv::set("WEFT_GLOBAL_QUEUE_INTERVAL", "31");
@@ -273,6 +276,7 @@ TEST_SUITE("config") {
     CHECK(cfg.workers == 3);
     CHECK(cfg.stack_size == 65536);
     CHECK(cfg.guarded_stacks == std::numeric_limits<std::size_t>::max());
+    CHECK_FALSE(cfg.guard_markers);
     CHECK(cfg.stack_cache == 7);
     CHECK(cfg.local_queue_size == 1024);
     CHECK(cfg.global_queue_interval == 31);
@@ -424,6 +428,7 @@ TEST_SUITE("config") {
       workers = 4
       stack_size = "256KiB"
       guarded_stacks = 100
+      guard_markers = false
       stack_cache = 0
       local_queue_size = 512
       global_queue_interval = 7
@@ -440,6 +445,7 @@ TEST_SUITE("config") {
     CHECK(cfg.workers == 4);
     CHECK(cfg.stack_size == 256 * kKiB);
     CHECK(cfg.guarded_stacks == 100);
+    CHECK_FALSE(cfg.guard_markers);
     CHECK(cfg.stack_cache == 0);
     CHECK(cfg.local_queue_size == 512);
     CHECK(cfg.global_queue_interval == 7);

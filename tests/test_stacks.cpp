@@ -88,8 +88,9 @@ TEST_CASE("stacks are reused: sequential tasks do not map a stack each") {
   });
 }
 
-TEST_CASE("guard pages are given within the process budget, beyond it stacks are unguarded") {
-  weft::sched::StackPool pool(64 * 1024, weft::sched::StackPool::guarded_in_process() + 2);
+TEST_CASE("mprotect'ed guard pages are given within the process budget, beyond it none") {
+  weft::sched::StackPool pool(64 * 1024, weft::sched::StackPool::guarded_in_process() + 2,
+                              weft::sched::GuardKind::protect);
   const std::size_t before = weft::sched::StackPool::guarded_in_process();
   weft::sched::Stack a = pool.allocate();
   weft::sched::Stack b = pool.allocate();
@@ -112,6 +113,30 @@ TEST_CASE("guard pages are given within the process budget, beyond it stacks are
   CHECK(weft::sched::StackPool::guarded_in_process() == before);
 }
 
+TEST_CASE("guard markers, where the kernel has them, guard every stack at no map cost") {
+  const std::size_t guards_before = weft::sched::StackPool::guarded_in_process();
+  const std::size_t maps_before = map_count();
+  weft::sched::StackPool pool(64 * 1024, 0);  // no budget for mprotect'ed guards
+  std::vector<weft::sched::Stack> stacks;
+  for (int i = 0; i < 256; ++i) stacks.push_back(pool.allocate());
+  const std::size_t maps_grown = map_count() - maps_before;
+  if (weft::sched::StackPool::guard_markers_available()) {
+    for (const auto& stack : stacks) {
+      CHECK(stack.guarded);
+      CHECK_FALSE(stack.guard_splits_map);
+    }
+    CHECK(maps_grown <= 16);  // 16 mappings of 16 stacks, or fewer once merged
+    // A write to the guard page faults.
+    auto [status, text] = run_in_child([&] { stacks[7].base[100] = std::byte{1}; });
+    CHECK(died(status));
+  } else {
+    MESSAGE("this kernel has no guard markers (MADV_GUARD_INSTALL, Linux 6.13+)");
+    for (const auto& stack : stacks) CHECK_FALSE(stack.guarded);  // no budget: canaries
+  }
+  CHECK(weft::sched::StackPool::guarded_in_process() == guards_before);
+  weft::sched::StackPool::release(stacks);
+}
+
 TEST_CASE("a pool hands out neighbouring stacks and a batch goes back whole, in any order") {
   for (const bool guarded : {false, true}) {
     CAPTURE(guarded);
@@ -119,7 +144,8 @@ TEST_CASE("a pool hands out neighbouring stacks and a batch goes back whole, in 
     std::vector<weft::sched::Stack> stacks;
     std::byte* lowest_spare = nullptr;
     {
-      weft::sched::StackPool pool(64 * 1024, guarded ? guards_before + 8 : 0);
+      weft::sched::StackPool pool(64 * 1024, guarded ? guards_before + 8 : 0,
+                                  weft::sched::GuardKind::protect);
       for (int i = 0; i < 8; ++i) stacks.push_back(pool.allocate());
       for (std::size_t i = 0; i + 1 < stacks.size(); ++i) {
         CHECK(stacks[i].guarded == guarded);
@@ -235,6 +261,7 @@ TEST_CASE("an overflow of an unguarded stack is caught by its canary and names t
   auto [status, text] = run_in_child([] {
     weft::Config cfg;
     cfg.workers = 1;
+    cfg.guard_markers = false;
     cfg.guarded_stacks = 0;  // as when the map budget is spent
     cfg.stack_size = 64 * 1024;
     weft::run(cfg, [] {

@@ -21,10 +21,14 @@ struct WEFT_API Config {
   // Bytes of address space per fiber stack (rounded up to whole pages). Only touched pages
   // cost memory.
   std::size_t stack_size = 128 * 1024;
-  // Stacks that get an mprotect'ed guard page. Each guarded stack costs two memory maps of
-  // the kernel's vm.max_map_count (65,530 by default); stacks beyond this budget come from
-  // unguarded slabs and are checked with a canary at every switch instead.
+  // On kernels without guard markers (before Linux 6.13), the stacks that get an mprotect'ed
+  // guard page. Each costs two memory maps of the kernel's vm.max_map_count (65,530 by
+  // default); stacks beyond this budget go unguarded and are checked with a canary at every
+  // switch instead. With guard markers every stack is guarded at no map cost.
   std::size_t guarded_stacks = 16384;
+  // Guard stacks with guard markers where the kernel has them (madvise MADV_GUARD_INSTALL,
+  // Linux 6.13+); false: mprotect'ed pages within guarded_stacks, canaries beyond.
+  bool guard_markers = true;
   // Idle fibers (each with its stack) a runtime keeps for reuse, in total. A fresh stack costs
   // a map and page faults (~6 µs each on a VM); a reused one costs nothing. A cached fiber
   // holds the pages its last task touched (usually one or two).
