@@ -28,6 +28,8 @@ std::size_t page_size() noexcept {
 // process-wide: two runtimes side by side share it.
 std::atomic<std::size_t> guarded_stacks{0};
 
+std::atomic<std::size_t> stacks_out{0};  // handed out, not released (stacks_in_process)
+
 // MADV_GUARD_INSTALL, from Linux 6.13's uapi headers (Debian 12's are older).
 constexpr int kMadvGuardInstall = 102;
 // Cleared the first time the kernel refuses a marker (EINVAL: too old), for the process.
@@ -46,6 +48,35 @@ bool reserve_guard(std::size_t budget) noexcept {
     if (guarded_stacks.compare_exchange_weak(now, now + 1, std::memory_order_relaxed)) return true;
   }
   return false;
+}
+
+struct Unmapped {
+  std::size_t stacks = 0;
+  std::size_t split_guards = 0;  // mprotect'ed guards among them
+};
+
+// Sorts `stacks` by address and unmaps each run of neighbours with one call.
+Unmapped unmap_runs(std::span<Stack> stacks) noexcept {
+  std::sort(stacks.begin(), stacks.end(),
+            [](const Stack& a, const Stack& b) { return a.base < b.base; });
+  Unmapped gone;
+  std::size_t i = 0;
+  while (i < stacks.size() && !stacks[i].base) ++i;  // empty Stacks (sorted first) hold nothing
+  gone.stacks = stacks.size() - i;
+  while (i < stacks.size()) {
+    std::byte* const start = stacks[i].base;
+    std::byte* end = start;
+    for (; i < stacks.size() && stacks[i].base == end; ++i) {
+      end = stacks[i].top();
+      if (stacks[i].guard_splits_map) ++gone.split_guards;
+    }
+    const auto length = static_cast<std::size_t>(end - start);
+    // ASan keeps shadow bytes across munmap: the redzones of the frames these stacks held
+    // would poison whatever is mapped here next (an io_uring ring, another library's buffer).
+    asan_unpoison(start, length);
+    munmap(start, length);
+  }
+  return gone;
 }
 
 }  // namespace
@@ -76,7 +107,7 @@ StackPool::~StackPool() {
   std::vector<Stack> spare;
   spare.reserve(spare_.size());
   for (std::byte* slot : spare_) spare.push_back({.base = slot, .size = slot_size_});
-  release(spare);
+  (void)unmap_runs(spare);  // never handed out: nothing to count back
 }
 
 void StackPool::map_slots() {
@@ -112,6 +143,7 @@ std::byte* StackPool::take_slot() {
 
 Stack StackPool::allocate() {
   Stack stack{.base = take_slot(), .size = slot_size_};
+  stacks_out.fetch_add(1, std::memory_order_relaxed);
   if (guards_ == GuardKind::automatic && install_guard_marker(stack.base)) {
     stack.guarded = true;
     return stack;
@@ -134,29 +166,18 @@ void StackPool::release(Stack stack) noexcept {
 }
 
 void StackPool::release(std::span<Stack> stacks) noexcept {
-  std::sort(stacks.begin(), stacks.end(),
-            [](const Stack& a, const Stack& b) { return a.base < b.base; });
-  std::size_t guarded = 0;
-  std::size_t i = 0;
-  while (i < stacks.size() && !stacks[i].base) ++i;  // empty Stacks (sorted first) hold nothing
-  while (i < stacks.size()) {
-    std::byte* const start = stacks[i].base;
-    std::byte* end = start;
-    for (; i < stacks.size() && stacks[i].base == end; ++i) {
-      end = stacks[i].top();
-      if (stacks[i].guard_splits_map) ++guarded;
-    }
-    const auto length = static_cast<std::size_t>(end - start);
-    // ASan keeps shadow bytes across munmap: the redzones of the frames these stacks held
-    // would poison whatever is mapped here next (an io_uring ring, another library's buffer).
-    asan_unpoison(start, length);
-    munmap(start, length);
-  }
-  if (guarded != 0) guarded_stacks.fetch_sub(guarded, std::memory_order_relaxed);
+  const Unmapped gone = unmap_runs(stacks);
+  if (gone.split_guards != 0)
+    guarded_stacks.fetch_sub(gone.split_guards, std::memory_order_relaxed);
+  if (gone.stacks != 0) stacks_out.fetch_sub(gone.stacks, std::memory_order_relaxed);
 }
 
 std::size_t StackPool::guarded_in_process() noexcept {
   return guarded_stacks.load(std::memory_order_relaxed);
+}
+
+std::size_t StackPool::stacks_in_process() noexcept {
+  return stacks_out.load(std::memory_order_relaxed);
 }
 
 bool StackPool::guard_markers_available() noexcept {

@@ -64,6 +64,9 @@ class StackPool {
 
   // Stacks with an mprotect'ed guard page in this process right now (all pools).
   static std::size_t guarded_in_process() noexcept;
+  // Stacks handed out and not released yet in this process (all pools); those queued for
+  // unmapping count until they are unmapped.
+  static std::size_t stacks_in_process() noexcept;
   // Whether this kernel has guard markers (false once an install was refused).
   static bool guard_markers_available() noexcept;
   // Stacks carved from one mapping.
