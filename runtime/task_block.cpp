@@ -53,8 +53,10 @@ TaskBlock* allocate_block(std::size_t body_size, std::size_t body_align, BlockKi
   const std::size_t align = body_align > alignof(TaskBlock) ? body_align : alignof(TaskBlock);
   unsigned size_class = 0;
   void* memory = sched::allocate_block_memory(size, align, size_class);
+  // Default-initialised: every member has its initializer. `TaskBlock()` would zero the whole
+  // block first (a `rep stos` of ~240 bytes, 15% of chained_spawn's profile).
   // NOLINTNEXTLINE(cppcoreguidelines-owning-memory): this is the allocator
-  auto* block = ::new (memory) TaskBlock();
+  auto* block = ::new (memory) TaskBlock;
   block->kind = kind;
   block->size_class = size_class;
   block->alloc_size = static_cast<std::uint32_t>(size);
