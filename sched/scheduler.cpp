@@ -120,7 +120,7 @@ Fiber* Scheduler::new_fiber(StackPool& stacks) {
 }
 
 void Scheduler::destroy_fibers(Fiber* first, SwitchSide& caller) noexcept {
-  std::array<Stack, 64> stacks;
+  std::array<Stack, StackUnmapQueue::kMaxPush> stacks;
   std::size_t count = 0;
   std::uint64_t destroyed = 0;
   while (first) {

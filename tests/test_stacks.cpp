@@ -142,9 +142,9 @@ TEST_CASE("guard markers, where the kernel has them, guard every stack at no map
       CHECK(stack.guarded);
       CHECK_FALSE(stack.guard_splits_map);
     }
-    // 16 mappings of 16 stacks, fewer once the kernel merged them (other mappings may lie in
-    // between); mprotect'ed guards would have split them into 512.
-    CHECK(maps <= 16);
+    // 16 mappings of 16 stacks, fewer once the kernel merged them, and whatever else the
+    // process mapped in between (a thread's stack); mprotect'ed guards alone would be 512.
+    CHECK(maps <= 64);
     // A write to the guard page faults.
     auto [status, text] = run_in_child([&] {
       std::signal(SIGSEGV, SIG_DFL);  // die quietly, without doctest's crash report
@@ -193,14 +193,10 @@ TEST_CASE("stacks queued for unmapping from many threads are all unmapped") {
   const std::size_t stacks_before = weft::sched::StackPool::stacks_in_process();
   std::vector<std::vector<weft::sched::Stack>> shares(kThreads);
   std::vector<std::unique_ptr<weft::sched::StackPool>> pools;
-  // Everything is mapped first: a munmap below must not make room for a mapping that a check
-  // would then take for a stack left mapped.
   for (int t = 0; t < kThreads; ++t) {
     pools.push_back(std::make_unique<weft::sched::StackPool>(16 * 1024, guards_before + 100));
     for (std::size_t i = 0; i < per_thread; ++i) shares[t].push_back(pools.back()->allocate());
   }
-  std::vector<weft::sched::Stack> all;
-  for (const auto& share : shares) all.insert(all.end(), share.begin(), share.end());
   {
     weft::sched::StackUnmapQueue queue;
     std::vector<std::thread> threads;
@@ -216,14 +212,13 @@ TEST_CASE("stacks queued for unmapping from many threads are all unmapped") {
         }
       });
     for (auto& thread : threads) thread.join();
-    queue.flush();
-    CHECK(queue.empty());
+    queue.flush();  // hands the rest to the queue's thread
+    CHECK(weft_test::eventually([&] { return queue.empty(); }));
+    // Each stack unmapped once: none left, none counted twice. (Not checked by address: the
+    // queue's own thread stack may be mapped where stacks were.)
+    CHECK(weft::sched::StackPool::stacks_in_process() == stacks_before);
   }
-  std::size_t left_mapped = 0;
-  for (const auto& stack : all) left_mapped += any_mapped(stack) ? 1 : 0;
-  CHECK(left_mapped == 0);
   CHECK(weft::sched::StackPool::guarded_in_process() == guards_before);
-  CHECK(weft::sched::StackPool::stacks_in_process() == stacks_before);  // none counted twice
 }
 
 TEST_CASE("after a burst, stacks beyond the fiber cache are unmapped once the workers idle") {
