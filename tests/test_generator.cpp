@@ -234,3 +234,37 @@ TEST_CASE("a body that ignores its consumer's cancellation and yields again ends
     CHECK(cleaned.load());
   });
 }
+
+TEST_CASE("an iterator that outlives its generator is safe to destroy") {
+  in_runtimes([] {
+    std::atomic<bool> cleaned{false};
+    auto make = [&] {
+      return weft::Generator<int>([&](weft::Yield<int>& yield) {
+        const SetOnExit cleanup{cleaned};
+        for (int i = 0;; ++i) yield(i);
+      });
+    };
+    // The generator is a temporary: gone at the end of the statement, closing its body.
+    auto it = make().begin();
+    CHECK(cleaned.load());
+    // `it` must not touch the destroyed generator when it goes (ASan would tell).
+  });
+}
+
+TEST_CASE("assigning a new begin() of the same generator does not close it") {
+  in_runtimes([] {
+    std::atomic<bool> cleaned{false};
+    weft::Generator<int> g([&](weft::Yield<int>& yield) {
+      const SetOnExit cleanup{cleaned};
+      for (int i = 0;; ++i) yield(i);
+    });
+    auto it = g.begin();
+    CHECK(*it == 0);
+    it = g.begin();  // pulls the next item; the old iterator's exit must not close g
+    CHECK(*it == 1);
+    CHECK_FALSE(cleaned.load());
+    ++it;
+    CHECK(*it == 2);
+  });
+  // Leaving the scope destroyed `it` (closing g) and then g.
+}

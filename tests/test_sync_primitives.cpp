@@ -141,9 +141,11 @@ TEST_CASE("Condition: wait_for a predicate under a timeout") {
   in_runtimes([] {
     weft::Condition cond;
     int stock = 0;
-    // Notified, but the predicate stays false: the deadline spans every wake-up.
+    // Notified every millisecond while the predicate stays false: one deadline spans all the
+    // wake-ups (restarted at each, the wait would last as long as the notifications).
+    std::atomic<bool> notifying{true};
     weft::Task<void> notifier = weft::spawn([&] {
-      for (int i = 0; i < 20; ++i) {
+      while (notifying.load()) {
         weft::sleep(1ms);
         std::lock_guard guard(cond.lock());
         cond.notify_all();
@@ -156,7 +158,20 @@ TEST_CASE("Condition: wait_for a predicate under a timeout") {
       CHECK(weft::Clock::now() - start >= 5ms);
       CHECK(cond.lock().locked());
     }
+    notifying = false;
     notifier.get();
+    // Made true without a notify before the deadline: at the deadline wait_for sees it.
+    weft::Task<void> quiet = weft::spawn([&] {
+      weft::sleep(1ms);
+      std::lock_guard guard(cond.lock());
+      stock = 1;
+    });
+    {
+      std::lock_guard guard(cond.lock());
+      CHECK(cond.wait_for([&] { return stock > 0; }, 20ms));
+    }
+    quiet.get();
+    stock = 0;
     // A predicate that becomes true in time.
     weft::Task<void> producer = weft::spawn([&] {
       weft::sleep(1ms);

@@ -111,35 +111,52 @@ class Generator {
   }
 
   // Cancels a body that has not ended at its yield (its cleanup runs) and waits for it.
-  void close() noexcept {
-    if (!state_ || !state_->task || state_->task.done()) return;
-    detail::generator_close(state_->core, state_->task.block(), "weft::Generator closed");
-  }
+  void close() noexcept { close_state(state_.get()); }
 
   // The range-for iterator (move-only). Leaving the loop before the body has ended (break,
   // return, an exception) destroys it, and that closes the generator: the body's cleanup runs
   // right there, as DESIGN.md promises, not when the generator itself goes out of scope. (A
-  // generator read piecewise with next() is not closed until close() or its destructor.)
+  // generator read piecewise with next() is not closed until close() or its destructor.) Only
+  // the latest begin()'s iterator closes; a generator destroyed first lets go of it, so an
+  // iterator that outlives its generator is harmless to destroy (not to use).
+  class iterator;
+
+ private:
+  struct State;
+
+ public:
   class iterator {
+    static constexpr bool kNothrowMove = std::is_nothrow_move_constructible_v<T>;
+
    public:
     using value_type = T;
     using difference_type = std::ptrdiff_t;
 
     iterator() = default;
-    explicit iterator(Generator* generator) : items_(generator), generator_(generator) {}
-    iterator(iterator&& other) noexcept
-        : items_(std::move(other.items_)), generator_(std::exchange(other.generator_, nullptr)) {}
-    iterator& operator=(iterator&& other) noexcept {
+    explicit iterator(Generator* generator) : items_(generator), state_(generator->state_.get()) {
+      attach();
+    }
+    iterator(iterator&& other) noexcept(kNothrowMove)
+        : items_(std::move(other.items_)), state_(std::exchange(other.state_, nullptr)) {
+      attach();
+    }
+    iterator& operator=(iterator&& other) noexcept(kNothrowMove) {
       if (this != &other) {
-        close_unfinished();
+        // `it = g.begin()` over the same generator goes on reading it: no close then.
+        if (state_ != other.state_) close_unfinished();
+        detach();
         items_ = std::move(other.items_);
-        generator_ = std::exchange(other.generator_, nullptr);
+        state_ = std::exchange(other.state_, nullptr);
+        attach();
       }
       return *this;
     }
     iterator(const iterator&) = delete;
     iterator& operator=(const iterator&) = delete;
-    ~iterator() { close_unfinished(); }
+    ~iterator() {
+      close_unfinished();
+      detach();
+    }
 
     T& operator*() const { return *items_; }
     T* operator->() const { return std::addressof(*items_); }
@@ -153,11 +170,22 @@ class Generator {
     }
 
    private:
+    friend struct State;
+    // Becomes the generator's closing iterator (an older one no longer closes it).
+    void attach() noexcept {
+      if (!state_) return;
+      if (state_->loop && state_->loop != this) state_->loop->state_ = nullptr;
+      state_->loop = this;
+    }
+    void detach() noexcept {
+      if (state_ && state_->loop == this) state_->loop = nullptr;
+      state_ = nullptr;
+    }
     void close_unfinished() noexcept {
-      if (generator_ && !(items_ == std::default_sentinel)) generator_->close();
+      if (state_ && !(items_ == std::default_sentinel)) close_state(state_);
     }
     detail::PullIterator<Generator, T> items_;
-    Generator* generator_ = nullptr;
+    State* state_ = nullptr;  // while this iterator may close the generator
   };
 
   // Starts the body (at the first call) and parks until its first item.
@@ -167,6 +195,10 @@ class Generator {
  private:
   friend detail::PullIterator<Generator, T>;
   std::optional<T> pull() { return next(); }
+  static void close_state(State* state) noexcept {
+    if (!state || !state->task || state->task.done()) return;
+    detail::generator_close(state->core, state->task.block(), "weft::Generator closed");
+  }
   struct BodyBase {
     virtual ~BodyBase() = default;
     virtual void run(Yield<T>& yield) = 0;
@@ -181,7 +213,10 @@ class Generator {
     template <class F>
     explicit State(F body)
         : body(std::make_unique<Body<F>>(std::move(body))), core(detail::make_generator_core()) {}
-    ~State() { detail::destroy_generator_core(core); }
+    ~State() {
+      if (loop) loop->state_ = nullptr;  // the iterator outlives the generator: let it go
+      detail::destroy_generator_core(core);
+    }
     State(const State&) = delete;
     State& operator=(const State&) = delete;
 
@@ -206,6 +241,7 @@ class Generator {
     std::optional<T> slot;
     Task<void> task;
     bool ended = false;
+    iterator* loop = nullptr;  // the iterator that closes the generator when left early
   };
 
   std::unique_ptr<State> state_;

@@ -138,7 +138,14 @@ class WEFT_API Condition {
   template <class Pred, class Rep, class Period>
   bool wait_for(Pred pred, std::chrono::duration<Rep, Period> timeout) {
     const std::uint64_t deadline_ns = detail::deadline_ns_after(timeout);
-    while (!pred()) wait_until_ns(deadline_ns);
+    while (!pred()) {
+      try {
+        wait_until_ns(deadline_ns);
+      } catch (const TimeoutError&) {
+        if (pred()) return true;  // made true without a notify: the lock is held again here
+        throw;
+      }
+    }
     return true;
   }
   // The caller holds lock(). Wakes up to n waiters / all of them.
