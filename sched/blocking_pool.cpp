@@ -13,6 +13,7 @@
 
 #include "io/timed_park.hpp"
 #include "sched/current.hpp"
+#include "sched/helper_thread.hpp"
 #include "sched/task_block.hpp"
 #include "sched/worker.hpp"
 
@@ -101,6 +102,9 @@ int start_pool_thread(std::shared_ptr<BlockingPool> pool) noexcept {
   if (int error = ::pthread_attr_init(&attributes); error != 0) return error;
   ::pthread_attr_setdetachstate(&attributes, PTHREAD_CREATE_DETACHED);
   ::pthread_attr_setstacksize(&attributes, kPoolThreadStack);
+  // Started from a worker, it would inherit that worker's pinning (helper_thread.hpp).
+  if (cpu_set_t cpus; process_cpus(cpus))
+    (void)::pthread_attr_setaffinity_np(&attributes, sizeof cpus, &cpus);
   pthread_t thread;
   const int error = ::pthread_create(&thread, &attributes, &pool_thread_entry, argument.get());
   ::pthread_attr_destroy(&attributes);

@@ -50,7 +50,7 @@ Scheduler::~Scheduler() {
   for (Fiber* fiber : shared_fibers_) fiber->next_idle = std::exchange(first, fiber);
   shared_fibers_.clear();
   destroy_fibers(first, here);
-  ended_stacks.flush();
+  ended_stacks.drain();
 }
 
 void Scheduler::start() {
@@ -62,6 +62,7 @@ void Scheduler::stop() {
   stopping_.store(true, std::memory_order_release);
   idle.notify_all();
   for (auto& worker : workers) worker->join();
+  ended_stacks.drain();  // the stacks of the fibers the workers dropped as they left
 }
 
 Worker* Scheduler::own_worker() const noexcept {

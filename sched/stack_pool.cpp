@@ -38,8 +38,11 @@ std::atomic<bool> markers_available{true};
 bool install_guard_marker(std::byte* page) noexcept {
   if (!markers_available.load(std::memory_order_relaxed)) return false;
   if (madvise(page, page_size(), kMadvGuardInstall) == 0) return true;
-  if (errno == EINVAL) markers_available.store(false, std::memory_order_relaxed);
-  return false;  // ENOMEM (no memory for page tables): an mprotect'ed page may still do
+  // EINVAL (a kernel before 6.13), EPERM or ENOSYS (a sandbox): none for this process. ENOMEM
+  // or EAGAIN (no memory for page tables) may pass: an mprotect'ed page may still do now.
+  if (errno != ENOMEM && errno != EAGAIN && errno != EINTR)
+    markers_available.store(false, std::memory_order_relaxed);
+  return false;
 }
 
 bool reserve_guard(std::size_t budget) noexcept {
@@ -104,10 +107,14 @@ StackPool::StackPool(std::size_t stack_size, std::size_t guarded_budget, GuardKi
       guards_(guards) {}
 
 StackPool::~StackPool() {
-  std::vector<Stack> spare;
-  spare.reserve(spare_.size());
-  for (std::byte* slot : spare_) spare.push_back({.base = slot, .size = slot_size_});
-  (void)unmap_runs(spare);  // never handed out: nothing to count back
+  // Never handed out, so nothing to count back; neighbours go in one call, without allocating.
+  std::sort(spare_.begin(), spare_.end());
+  for (std::size_t i = 0; i < spare_.size();) {
+    std::byte* const start = spare_[i];
+    std::byte* end = start;
+    for (; i < spare_.size() && spare_[i] == end; ++i) end += slot_size_;
+    munmap(start, static_cast<std::size_t>(end - start));
+  }
 }
 
 void StackPool::map_slots() {
@@ -150,13 +157,10 @@ Stack StackPool::allocate() {
   }
   stack.guarded = stack.guard_splits_map = reserve_guard(guarded_budget_);
   if (stack.guarded && mprotect(stack.base, page_size(), PROT_NONE) != 0) {
-    const int error = errno;
-    stack.guarded = stack.guard_splits_map = false;
+    // The kernel's map budget ran out before ours (ENOMEM): this stack goes without a guard
+    // page, watched by the canary like those beyond the budget.
     guarded_stacks.fetch_sub(1, std::memory_order_relaxed);
-    release(stack);
-    throw std::system_error(error, std::generic_category(),
-                            "weft: cannot protect a fiber stack's guard page (is "
-                            "vm.max_map_count exhausted? lower Config::guarded_stacks)");
+    stack.guarded = stack.guard_splits_map = false;
   }
   return stack;
 }

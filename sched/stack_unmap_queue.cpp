@@ -1,6 +1,6 @@
 #include "sched/stack_unmap_queue.hpp"
 
-#include <system_error>
+#include "sched/helper_thread.hpp"
 
 namespace weft::sched {
 
@@ -21,8 +21,8 @@ bool StackUnmapQueue::hand_over_locked() noexcept {
     if (thread_failed_) return false;
     try {
       thread_ = std::thread([this] { thread_main(); });
-    } catch (const std::system_error&) {
-      thread_failed_ = true;  // out of threads: the workers unmap inline, as without a queue
+    } catch (...) {           // std::system_error (out of threads), std::bad_alloc
+      thread_failed_ = true;  // the workers unmap inline, as without a queue
       return false;
     }
   }
@@ -63,7 +63,17 @@ void StackUnmapQueue::flush() noexcept {
   filling_->count = 0;
 }
 
+void StackUnmapQueue::drain() noexcept {
+  std::unique_lock lock(mutex_);
+  idle_.wait(lock, [this] { return !handed_over_; });  // the thread finishes what it holds
+  // The rest here, under the lock: the workers have stopped, nothing else pushes.
+  StackPool::release(std::span(filling_->stacks.data(), filling_->count));
+  queued_.fetch_sub(filling_->count, std::memory_order_relaxed);
+  filling_->count = 0;
+}
+
 void StackUnmapQueue::thread_main() noexcept {
+  run_as_helper_thread();
   std::unique_lock lock(mutex_);
   for (;;) {
     work_.wait(lock, [this] { return handed_over_ != nullptr || stop_; });
@@ -81,6 +91,7 @@ void StackUnmapQueue::thread_main() noexcept {
       filling_ = &batch;
     }
     flush_pending_ = false;
+    if (!handed_over_) idle_.notify_all();
   }
 }
 

@@ -39,6 +39,9 @@ class StackUnmapQueue {
   // Hands what is queued to the unmapping thread (an idle worker, so that a burst's last
   // stacks do not linger).
   void flush() noexcept;
+  // Unmaps everything queued before it returns. Only once the workers have stopped (shutdown):
+  // it unmaps the filling batch under the lock.
+  void drain() noexcept;
   // Nothing queued and nothing being unmapped.
   [[nodiscard]] bool empty() const noexcept { return queued_.load(std::memory_order_relaxed) == 0; }
 
@@ -57,6 +60,7 @@ class StackUnmapQueue {
 
   std::mutex mutex_;  // guards everything below but the batch being unmapped
   std::condition_variable work_;
+  std::condition_variable idle_;  // the thread finished a batch and took no other
   std::array<Batch, 2> batches_;
   Batch* filling_ = &batches_[0];
   Batch* handed_over_ = nullptr;  // being unmapped by the thread, outside the lock

@@ -257,6 +257,8 @@ bool Worker::prepare(detail::TaskBlock* task) {
       report_stack_shortage(error);
       scheduler_.injection.push(task);
       stack_shortage_ = true;
+      // Stacks queued for unmapping hold memory and maps that the retry may need.
+      scheduler_.ended_stacks.flush();
       return false;
     }
     fiber->task = task;

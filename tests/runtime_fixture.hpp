@@ -17,6 +17,7 @@
 #include <weft/weft.hpp>
 
 #include "sched/block_cache.hpp"
+#include "sched/stack_pool.hpp"
 
 #ifndef WEFT_STRESS_SCALE
 #define WEFT_STRESS_SCALE 100
@@ -82,6 +83,7 @@ void with_runtimes(Body&& body, std::initializer_list<unsigned> worker_counts = 
   for (unsigned workers : worker_counts) {
     CAPTURE(workers);
     const std::int64_t blocks_before = weft::sched::live_block_memory();
+    const std::size_t stacks_before = weft::sched::StackPool::stacks_in_process();
     const std::vector<std::string> fds_before = open_fds();
     {
       weft::Config cfg = base;
@@ -94,6 +96,7 @@ void with_runtimes(Body&& body, std::initializer_list<unsigned> worker_counts = 
       CHECK(stats.live_fibers == 0);
     }
     CHECK(weft::sched::live_block_memory() == blocks_before);
+    CHECK(weft::sched::StackPool::stacks_in_process() == stacks_before);  // every stack unmapped
     CHECK(fds_left_open(fds_before) == "");
   }
 }

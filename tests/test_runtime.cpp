@@ -187,12 +187,18 @@ TEST_CASE("in debug mode dump_tasks shows where each parked task parked") {
     std::this_thread::sleep_for(1ms);
   const std::string dump = runtime.dump_tasks();
   CHECK(dump.find("traced [parked]") != std::string::npos);
+#if defined(WEFT_TEST_HAVE_LIBBACKTRACE)
   // The frames: the wait inside weft, then the program's own function that called it.
   const auto wait_frame = dump.find("at weft::");
   const auto own_frame = dump.find("at wait_in_a_named_frame");
   CHECK(wait_frame != std::string::npos);
   CHECK(own_frame != std::string::npos);
   CHECK(wait_frame < own_frame);
+#else
+  // Without libbacktrace the names come from the dynamic symbol table (hidden here), but the
+  // frames are there, one line each.
+  CHECK(dump.find("\n      at ") != std::string::npos);
+#endif
   never.set_value();
   waiting.get();
   CHECK(runtime.shutdown());

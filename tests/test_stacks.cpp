@@ -213,10 +213,11 @@ TEST_CASE("stacks queued for unmapping from many threads are all unmapped") {
       });
     for (auto& thread : threads) thread.join();
     queue.flush();  // hands the rest to the queue's thread
-    CHECK(weft_test::eventually([&] { return queue.empty(); }));
     // Each stack unmapped once: none left, none counted twice. (Not checked by address: the
     // queue's own thread stack may be mapped where stacks were.)
-    CHECK(weft::sched::StackPool::stacks_in_process() == stacks_before);
+    CHECK(weft_test::eventually([&] {
+      return queue.empty() && weft::sched::StackPool::stacks_in_process() == stacks_before;
+    }));
   }
   CHECK(weft::sched::StackPool::guarded_in_process() == guards_before);
 }
