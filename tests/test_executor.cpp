@@ -1,4 +1,5 @@
 // The blocking pool: to_thread / run_in_executor, its thread limit, cancellation and shutdown.
+#include <sched.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -43,6 +44,31 @@ TEST_CASE("to_thread runs on a pool thread and returns values, void and exceptio
     for (auto& job : jobs) sum += job.get();
     CHECK(sum == 49 * 50 / 2);
   });
+}
+
+TEST_CASE("with pinned workers, blocking-pool threads still run on every CPU of the process") {
+  cpu_set_t process;
+  CPU_ZERO(&process);
+  REQUIRE(sched_getaffinity(0, sizeof process, &process) == 0);
+  weft::Config config = weft_test::base_config();
+  config.pin_workers = true;
+  with_runtimes(
+      [&](weft::Runtime& runtime) {
+        const int pool_cpus = runtime
+                                  .submit([] {
+                                    return weft::to_thread([] {
+                                             cpu_set_t mine;
+                                             CPU_ZERO(&mine);
+                                             sched_getaffinity(0, sizeof mine, &mine);
+                                             return CPU_COUNT(&mine);
+                                           })
+                                        .get();
+                                  })
+                                  .get();
+        // A worker is pinned to one core; the pool thread it started is not.
+        CHECK(pool_cpus == CPU_COUNT(&process));
+      },
+      {1}, config);
 }
 
 TEST_CASE("10,000 to_thread calls with at most 8 threads: never more than 8 at once") {
