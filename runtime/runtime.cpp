@@ -2,10 +2,19 @@
 #include <weft/runtime.hpp>
 
 #include "runtime/runtime_core.hpp"
+#include "sched/current.hpp"
+#include "sched/scheduler.hpp"
 
 namespace weft {
 
-Runtime::Runtime(Config cfg) : core_(std::make_unique<detail::RuntimeCore>(cfg)) {}
+Runtime::Runtime(Config cfg) : core_(std::make_unique<detail::RuntimeCore>(cfg)) {
+  core_->handle = this;
+}
+
+Runtime* current_runtime() noexcept {
+  sched::Worker* worker = sched::current_worker();
+  return worker ? worker->scheduler().owner.handle : nullptr;
+}
 
 Runtime::~Runtime() = default;  // RuntimeCore's destructor shuts down
 

@@ -33,6 +33,9 @@ class RuntimeCore {
   ~RuntimeCore();
 
   [[nodiscard]] sched::Scheduler& scheduler() noexcept { return scheduler_; }
+  // The public object this core belongs to (current_runtime()); set by Runtime's constructor,
+  // before any task of the user's can run.
+  Runtime* handle = nullptr;
   [[nodiscard]] const Config& config() const noexcept { return scheduler_.config; }
   [[nodiscard]] Backend backend() const noexcept {
     return scheduler_.workers.front()->reactor().backend();

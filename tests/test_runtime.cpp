@@ -176,6 +176,27 @@ TEST_CASE("metrics count polls and steals, dump_tasks lists parked tasks") {
   asm volatile("" ::: "memory");
 }
 
+TEST_CASE("current_runtime is the runtime of the calling fiber, nullptr elsewhere") {
+  CHECK(weft::current_runtime() == nullptr);  // a plain thread
+  weft::Runtime first(weft_test::config_with(1));
+  weft::Runtime second(weft_test::config_with(2));
+  CHECK(first.submit([] { return weft::current_runtime(); }).get() == &first);
+  CHECK(second.submit([] { return weft::current_runtime(); }).get() == &second);
+  // A task spawned from a fiber, and a blocking-pool job (not a fiber).
+  CHECK(first.submit([] { return weft::spawn([] { return weft::current_runtime(); }).get(); })
+            .get() == &first);
+  CHECK(first.submit([] { return weft::to_thread([] { return weft::current_runtime(); }).get(); })
+            .get() == nullptr);
+  // Inside weft::run, where the program has no Runtime object of its own.
+  const bool found = weft::run(weft_test::config_with(1), [] {
+    weft::Runtime* runtime = weft::current_runtime();
+    return runtime != nullptr && runtime->metrics().size() == 1;
+  });
+  CHECK(found);
+  CHECK(first.shutdown());
+  CHECK(second.shutdown());
+}
+
 TEST_CASE("in debug mode dump_tasks shows where each parked task parked") {
   weft::Config config = weft_test::config_with(2);
   config.debug = true;

@@ -172,6 +172,10 @@ class WEFT_API RunSignals {
 };
 }  // namespace detail
 
+// asyncio.get_running_loop(): the Runtime whose fiber calls it (also inside weft::run), for its
+// metrics(), dump_tasks() or spawn(); nullptr outside a fiber (a plain thread, a to_thread job).
+[[nodiscard]] WEFT_API Runtime* current_runtime() noexcept;
+
 // asyncio.run: starts a runtime with cfg, runs fn as the main fiber, returns its result (or
 // rethrows its exception) after cancelling and joining everything left and stopping workers.
 template <class F>
