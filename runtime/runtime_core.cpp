@@ -139,7 +139,8 @@ std::vector<WorkerMetrics> RuntimeCore::metrics() const {
 std::string RuntimeCore::dump_tasks() const {
   std::ostringstream out;
   const bool traced = scheduler_.config.debug;
-  for (const TaskRef& task : registry.snapshot()) {
+  const std::vector<TaskRef> tasks = registry.snapshot();
+  for (const TaskRef& task : tasks) {
     TaskBlock* block = task.block();
     const char* waiting = block->waiting_on.load(std::memory_order_relaxed);
     const char* state = !block->has(kStarted) ? "pending" : waiting ? "parked" : "running";
@@ -148,7 +149,7 @@ std::string RuntimeCore::dump_tasks() const {
     out << "\n";
     if (waiting && traced) out << park_trace_text(block, "      ");
   }
-  if (!traced && registry.live() != 0)
+  if (!traced && !tasks.empty())
     out << "  (stack traces of parked tasks are recorded in debug mode: Config::debug, "
            "WEFT_DEBUG=1)\n";
   return out.str();

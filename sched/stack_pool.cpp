@@ -107,14 +107,7 @@ StackPool::StackPool(std::size_t stack_size, std::size_t guarded_budget, GuardKi
       guards_(guards) {}
 
 StackPool::~StackPool() {
-  // Never handed out, so nothing to count back; neighbours go in one call, without allocating.
-  std::sort(spare_.begin(), spare_.end());
-  for (std::size_t i = 0; i < spare_.size();) {
-    std::byte* const start = spare_[i];
-    std::byte* end = start;
-    for (; i < spare_.size() && spare_[i] == end; ++i) end += slot_size_;
-    munmap(start, static_cast<std::size_t>(end - start));
-  }
+  (void)unmap_runs(spare_);  // never handed out: nothing to count back
 }
 
 void StackPool::map_slots() {
@@ -137,19 +130,20 @@ void StackPool::map_slots() {
   auto* first = static_cast<std::byte*>(memory);
   // Handed out from the highest address down: the kernel places each new mapping just below
   // the last one, so stacks taken one after another stay neighbours across mappings too.
-  for (std::size_t i = 0; i < count; ++i) spare_.push_back(first + i * slot_size_);
+  for (std::size_t i = 0; i < count; ++i)
+    spare_.push_back({.base = first + i * slot_size_, .size = slot_size_});
 }
 
-std::byte* StackPool::take_slot() {
+Stack StackPool::take_slot() {
   std::lock_guard guard(mutex_);
   if (spare_.empty()) map_slots();
-  std::byte* slot = spare_.back();
+  const Stack slot = spare_.back();
   spare_.pop_back();
   return slot;
 }
 
 Stack StackPool::allocate() {
-  Stack stack{.base = take_slot(), .size = slot_size_};
+  Stack stack = take_slot();
   stacks_out.fetch_add(1, std::memory_order_relaxed);
   if (guards_ == GuardKind::automatic && install_guard_marker(stack.base)) {
     stack.guarded = true;

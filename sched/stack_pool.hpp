@@ -73,15 +73,15 @@ class StackPool {
   static constexpr std::size_t kStacksPerMapping = 16;
 
  private:
-  [[nodiscard]] std::byte* take_slot();
+  [[nodiscard]] Stack take_slot();
   void map_slots();
 
   std::size_t usable_;
   std::size_t slot_size_;  // usable_ plus the guard page, whether or not it is protected
   std::size_t guarded_budget_;
   GuardKind guards_;
-  std::mutex mutex_;               // guards spare_
-  std::vector<std::byte*> spare_;  // mapped, never handed out (untouched: no resident memory)
+  std::mutex mutex_;          // guards spare_
+  std::vector<Stack> spare_;  // mapped, never handed out (untouched: no resident memory)
 };
 
 }  // namespace weft::sched

@@ -12,7 +12,12 @@ StackUnmapQueue::~StackUnmapQueue() {
   work_.notify_one();
   if (thread_.joinable()) thread_.join();
   // The thread unmaps a batch handed over before it sees stop_; the filling one is left.
+  unmap_filling_locked();  // no other thread is left to race with
+}
+
+void StackUnmapQueue::unmap_filling_locked() noexcept {
   StackPool::release(std::span(filling_->stacks.data(), filling_->count));
+  queued_.fetch_sub(filling_->count, std::memory_order_relaxed);
   filling_->count = 0;
 }
 
@@ -58,18 +63,14 @@ void StackUnmapQueue::flush() noexcept {
   }
   if (hand_over_locked()) return;
   // No thread could be started: unmap here, under the lock (a rare fallback; an idle worker).
-  StackPool::release(std::span(filling_->stacks.data(), filling_->count));
-  queued_.fetch_sub(filling_->count, std::memory_order_relaxed);
-  filling_->count = 0;
+  unmap_filling_locked();
 }
 
 void StackUnmapQueue::drain() noexcept {
   std::unique_lock lock(mutex_);
   idle_.wait(lock, [this] { return !handed_over_; });  // the thread finishes what it holds
   // The rest here, under the lock: the workers have stopped, nothing else pushes.
-  StackPool::release(std::span(filling_->stacks.data(), filling_->count));
-  queued_.fetch_sub(filling_->count, std::memory_order_relaxed);
-  filling_->count = 0;
+  unmap_filling_locked();
 }
 
 void StackUnmapQueue::thread_main() noexcept {

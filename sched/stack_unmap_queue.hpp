@@ -56,6 +56,8 @@ class StackUnmapQueue {
   // Under the lock, with the filling batch non-empty and no batch handed over: hands it over.
   // False if the thread could not be started (then nothing changed).
   bool hand_over_locked() noexcept;
+  // Unmaps the filling batch here and now (under the lock, or with no other thread left).
+  void unmap_filling_locked() noexcept;
   void thread_main() noexcept;
 
   std::mutex mutex_;  // guards everything below but the batch being unmapped
