@@ -20,6 +20,14 @@ struct SetOnExit {
   ~SetOnExit() { flag = true; }
 };
 
+// Yields 0, 1, 2, ... for ever; sets `cleaned` when its body unwinds.
+weft::Generator<int> counting(std::atomic<bool>& cleaned) {
+  return weft::Generator<int>([&cleaned](weft::Yield<int>& yield) {
+    const SetOnExit cleanup{cleaned};
+    for (int i = 0;; ++i) yield(i);
+  });
+}
+
 static_assert(std::input_iterator<weft::Generator<int>::iterator>);
 static_assert(std::ranges::input_range<weft::Generator<int>>);
 
@@ -74,10 +82,7 @@ TEST_CASE("the body runs only when asked: it never runs ahead of the consumer") 
 TEST_CASE("leaving the loop early runs the generator's cleanup") {
   in_runtimes([] {
     std::atomic<bool> cleaned{false};
-    weft::Generator<int> g([&](weft::Yield<int>& yield) {
-      const SetOnExit cleanup{cleaned};
-      for (int i = 0;; ++i) yield(i);
-    });
+    weft::Generator<int> g = counting(cleaned);
     std::vector<int> got;
     for (int x : g) {
       got.push_back(x);
@@ -93,10 +98,7 @@ TEST_CASE("leaving the loop early runs the generator's cleanup") {
 TEST_CASE("a loop left by an exception closes the generator before the handler runs") {
   in_runtimes([] {
     std::atomic<bool> cleaned{false};
-    weft::Generator<int> g([&](weft::Yield<int>& yield) {
-      const SetOnExit cleanup{cleaned};
-      for (int i = 0;; ++i) yield(i);
-    });
+    weft::Generator<int> g = counting(cleaned);
     bool cleaned_in_handler = false;
     try {
       for (int x : g)
@@ -112,10 +114,7 @@ TEST_CASE("reading a generator piecewise with next() does not close it") {
   in_runtimes([] {
     std::atomic<bool> cleaned{false};
     {
-      weft::Generator<int> g([&](weft::Yield<int>& yield) {
-        const SetOnExit cleanup{cleaned};
-        for (int i = 0;; ++i) yield(i);
-      });
+      weft::Generator<int> g = counting(cleaned);
       CHECK(g.next() == 0);
       CHECK(g.next() == 1);
       CHECK_FALSE(cleaned.load());
@@ -238,14 +237,8 @@ TEST_CASE("a body that ignores its consumer's cancellation and yields again ends
 TEST_CASE("an iterator that outlives its generator is safe to destroy") {
   in_runtimes([] {
     std::atomic<bool> cleaned{false};
-    auto make = [&] {
-      return weft::Generator<int>([&](weft::Yield<int>& yield) {
-        const SetOnExit cleanup{cleaned};
-        for (int i = 0;; ++i) yield(i);
-      });
-    };
     // The generator is a temporary: gone at the end of the statement, closing its body.
-    auto it = make().begin();
+    auto it = counting(cleaned).begin();
     CHECK(cleaned.load());
     // `it` must not touch the destroyed generator when it goes (ASan would tell).
   });
@@ -254,10 +247,7 @@ TEST_CASE("an iterator that outlives its generator is safe to destroy") {
 TEST_CASE("assigning a new begin() of the same generator does not close it") {
   in_runtimes([] {
     std::atomic<bool> cleaned{false};
-    weft::Generator<int> g([&](weft::Yield<int>& yield) {
-      const SetOnExit cleanup{cleaned};
-      for (int i = 0;; ++i) yield(i);
-    });
+    weft::Generator<int> g = counting(cleaned);
     auto it = g.begin();
     CHECK(*it == 0);
     it = g.begin();  // pulls the next item; the old iterator's exit must not close g

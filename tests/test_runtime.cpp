@@ -3,6 +3,7 @@
 #include <thread>
 #include <vector>
 
+#include "eventually.hpp"
 #include "runtime_fixture.hpp"
 
 using namespace std::chrono_literals;
@@ -138,6 +139,16 @@ TEST_CASE("two runtimes live side by side and a fiber of one spawns on the other
   CHECK(second.shutdown());
 }
 
+namespace {
+
+// Waits until the task named `name` shows as parked in the runtime's dump.
+bool dump_shows_parked(weft::Runtime& runtime, const std::string& name) {
+  return weft_test::eventually(
+      [&] { return runtime.dump_tasks().find(name + " [parked]") != std::string::npos; });
+}
+
+}  // namespace
+
 TEST_CASE("metrics count polls and steals, dump_tasks lists parked tasks") {
   weft::Runtime runtime(weft_test::config_with(2));
   runtime
@@ -161,8 +172,7 @@ TEST_CASE("metrics count polls and steals, dump_tasks lists parked tasks") {
   weft::Promise<void> never;
   weft::Future<void> forever = never.get_future();
   weft::Task<void> waiting = runtime.spawn("sleepy", [&] { forever.get(); });
-  while (runtime.dump_tasks().find("sleepy [parked]") == std::string::npos)
-    std::this_thread::sleep_for(1ms);
+  REQUIRE(dump_shows_parked(runtime, "sleepy"));
   const std::string dump = runtime.dump_tasks();
   CHECK(dump.find("sleepy") != std::string::npos);
   CHECK(dump.find("waiting on awaiting a task or future") != std::string::npos);
@@ -204,8 +214,7 @@ TEST_CASE("in debug mode dump_tasks shows where each parked task parked") {
   weft::Promise<void> never;
   weft::Future<void> gate = never.get_future();
   weft::Task<void> waiting = runtime.spawn("traced", [&] { wait_in_a_named_frame(gate); });
-  while (runtime.dump_tasks().find("traced [parked]") == std::string::npos)
-    std::this_thread::sleep_for(1ms);
+  REQUIRE(dump_shows_parked(runtime, "traced"));
   const std::string dump = runtime.dump_tasks();
   CHECK(dump.find("traced [parked]") != std::string::npos);
 #if defined(WEFT_TEST_HAVE_LIBBACKTRACE)
@@ -230,8 +239,7 @@ TEST_CASE("outside debug mode dump_tasks says how to get stack traces") {
   weft::Promise<void> never;
   weft::Future<void> gate = never.get_future();
   weft::Task<void> waiting = runtime.spawn("untraced", [&] { gate.get(); });
-  while (runtime.dump_tasks().find("untraced [parked]") == std::string::npos)
-    std::this_thread::sleep_for(1ms);
+  REQUIRE(dump_shows_parked(runtime, "untraced"));
   const std::string dump = runtime.dump_tasks();
   CHECK(dump.find("untraced [parked]") != std::string::npos);
   CHECK(dump.find("Config::debug") != std::string::npos);
