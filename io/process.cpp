@@ -12,6 +12,7 @@
 #include "io/process_state.hpp"
 #include "io/stream_state.hpp"
 #include "sched/current.hpp"
+#include "sched/worker.hpp"
 
 namespace weft {
 namespace {

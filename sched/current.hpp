@@ -1,15 +1,40 @@
 #pragma once
-// The one accessor to "which worker is this thread" (DESIGN.md rule 2). It is not inlined, so
-// the compiler cannot keep a value read before a suspension point: a fiber may resume on
-// another worker, and must ask again after every suspension.
+// The one accessor to "which worker is this thread" (DESIGN.md rule 2). The compiler must not
+// keep a value read before a suspension point: a fiber may resume on another worker, and must
+// ask again after every suspension. GCC assumes the thread pointer never changes inside a
+// function, so a plain thread_local read could be reused (or its address kept in a register)
+// across a switch. On x86-64 each call is one volatile asm read of the slot through the
+// initial-exec TLS model (two instructions, which the compiler can neither merge nor move);
+// elsewhere it is a call into a function the compiler cannot see through.
+#include <stdexcept>
+
 namespace weft::sched {
 
 class Worker;
 
+#if defined(__x86_64__)
+// The slot, under a fixed assembler name so the read below can address it. Defined in
+// current.cpp; C++ code goes through current_worker() / set_current_worker() only.
+extern thread_local Worker* current_worker_slot asm("weft_sched_current_worker_slot");
+
+[[nodiscard]] inline Worker* current_worker() noexcept {
+  Worker* worker;
+  // "memory": ordered with the switch code around it like a call would be.
+  asm volatile(
+      "movq weft_sched_current_worker_slot@gottpoff(%%rip), %0\n\t"
+      "movq %%fs:(%0), %0"
+      : "=r"(worker)
+      :
+      : "memory");
+  return worker;
+}
+#else
 [[nodiscard]] Worker* current_worker() noexcept;
-// The current worker if the caller runs on one of its fibers; else std::logic_error saying that
-// `what` needs a weft fiber (DESIGN.md: fiber-only calls outside a fiber throw, never crash).
-[[nodiscard]] Worker& fiber_worker(const char* what);
+#endif
+
 void set_current_worker(Worker* worker) noexcept;
+
+// Throws the std::logic_error that says `what` needs a weft fiber.
+[[noreturn]] void throw_not_in_fiber(const char* what);
 
 }  // namespace weft::sched

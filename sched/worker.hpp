@@ -19,6 +19,7 @@
 
 #include "io/reactor.hpp"
 #include "io/timer_heap.hpp"
+#include "sched/current.hpp"
 #include "sched/fiber.hpp"
 #include "sched/stealable_queue.hpp"
 #include "sched/switch_annotations.hpp"
@@ -163,5 +164,14 @@ class Worker {
   std::atomic<std::size_t> cached_count_{0};
   std::thread thread_;
 };
+
+// The current worker if the caller runs on one of its fibers; else std::logic_error saying that
+// `what` needs a weft fiber (DESIGN.md: fiber-only calls outside a fiber throw, never crash).
+[[nodiscard]] inline Worker& fiber_worker(const char* what) {
+  Worker* worker = current_worker();
+  if (!worker || !worker->current_task()) [[unlikely]]
+    throw_not_in_fiber(what);
+  return *worker;
+}
 
 }  // namespace weft::sched
