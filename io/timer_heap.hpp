@@ -20,6 +20,9 @@
 namespace weft::sched {
 class Waiter;
 }
+namespace weft::detail {
+class TaskBlock;
+}
 
 namespace weft::io {
 
@@ -33,6 +36,7 @@ struct TimerNode {
   std::uint64_t deadline = 0;
   std::size_t index = 0;  // position in the heap (owner only)
   sched::Waiter* waiter = nullptr;
+  detail::TaskBlock* task = nullptr;  // the waiter's task, kept here to prefetch it (expire)
   TimerHeap* owner = nullptr;
   TimerNode* next_free = nullptr;
   std::atomic<std::uint8_t> state{armed};
@@ -61,6 +65,8 @@ class TimerHeap {
  private:
   static constexpr std::size_t kArity = 4;
   static constexpr std::size_t kChunk = 256;
+  // Due timers taken from the heap and prefetched before the first of them is fired.
+  static constexpr std::size_t kExpireBatch = 16;
 
   TimerNode* allocate();
   void release(TimerNode* node, std::uint8_t side) noexcept;
