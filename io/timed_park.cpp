@@ -8,24 +8,25 @@
 
 namespace weft::io {
 
-sched::WakeReason park_until(sched::Waiter& waiter, const char* what, std::uint64_t deadline_ns,
-                             sched::Cancellable cancellable) {
-  sched::Worker* worker = sched::current_worker();
-  detail::TaskBlock* task = worker ? worker->current_task() : nullptr;
-  if (!task) return sched::park(waiter, what, cancellable);  // throws logic_error
-  const std::uint64_t scope_deadline =
-      cancellable == sched::Cancellable::yes ? task->scope_deadline : kNoDeadline;
+namespace {
+
+// park_until with a deadline: arms a timer on this worker for the wait.
+[[gnu::noinline]] sched::WakeReason park_with_timer(sched::Worker& worker, detail::TaskBlock* task,
+                                                    sched::Waiter& waiter, const char* what,
+                                                    std::uint64_t deadline_ns,
+                                                    std::uint64_t scope_deadline,
+                                                    sched::Cancellable cancellable) {
   const std::uint64_t effective = deadline_ns < scope_deadline ? deadline_ns : scope_deadline;
-  if (effective == kNoDeadline) return sched::park(waiter, what, cancellable);
   sched::WakeReason why;
   if (effective <= now_ns()) {
     // Already due. If a waker won first, park() consumes its wake-up (it returns at once).
-    if (!waiter.claim(sched::WakeReason::timed_out)) return sched::park(waiter, what, cancellable);
+    if (!waiter.claim(sched::WakeReason::timed_out))
+      return sched::park_task(worker, task, waiter, what, cancellable);
     why = sched::WakeReason::timed_out;
   } else {
-    TimerHeap& timers = worker->timers();
+    TimerHeap& timers = worker.timers();
     TimerNode* timer = timers.add(effective, waiter);
-    why = sched::park(waiter, what, cancellable);
+    why = sched::park_task(worker, task, waiter, what, cancellable);
     // Maybe on another worker now (rule 2): ask again which one.
     sched::Worker* here = sched::current_worker();
     TimerHeap::cancel(timer, here && &here->timers() == timer->owner);
@@ -35,6 +36,20 @@ sched::WakeReason park_until(sched::Waiter& waiter, const char* what, std::uint6
       detail::expire_due_scope(task, now_ns()))
     return sched::WakeReason::cancelled;
   return why;
+}
+
+}  // namespace
+
+sched::WakeReason park_until(sched::Waiter& waiter, const char* what, std::uint64_t deadline_ns,
+                             sched::Cancellable cancellable) {
+  sched::Worker& worker = sched::fiber_worker(what);
+  detail::TaskBlock* task = worker.current_task();
+  const std::uint64_t scope_deadline =
+      cancellable == sched::Cancellable::yes ? task->scope_deadline : kNoDeadline;
+  // Most waits have no deadline: no timer, no clock.
+  if (deadline_ns == kNoDeadline && scope_deadline == kNoDeadline)
+    return sched::park_task(worker, task, waiter, what, cancellable);
+  return park_with_timer(worker, task, waiter, what, deadline_ns, scope_deadline, cancellable);
 }
 
 }  // namespace weft::io

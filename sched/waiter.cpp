@@ -37,8 +37,13 @@ void wake(detail::TaskBlock* task) noexcept {
 }
 
 WakeReason park(Waiter& waiter, const char* what, Cancellable cancellable) {
-  Worker* worker = &fiber_worker(what);
-  detail::TaskBlock* task = worker->current_task();
+  Worker& worker = fiber_worker(what);
+  return park_task(worker, worker.current_task(), waiter, what, cancellable);
+}
+
+WakeReason park_task(Worker& current, detail::TaskBlock* task, Waiter& waiter, const char* what,
+                     Cancellable cancellable) {
+  Worker* worker = &current;
   if (worker->debug()) detail::record_park_trace(task);
   if (cancellable == Cancellable::no || task->shield_depth != 0) {
     task->waiting_on.store(what, std::memory_order_relaxed);

@@ -13,6 +13,8 @@ class TaskBlock;
 
 namespace weft::sched {
 
+class Worker;
+
 enum class WakeReason : std::uint32_t { armed = 0, notified, timed_out, cancelled };
 
 class Waiter {
@@ -70,6 +72,10 @@ enum class Cancellable : bool { no, yes };
 // fired as cancelled at once (unless `cancellable` is no: then cancel() does not see this
 // wait). Outside a fiber: std::logic_error.
 WakeReason park(Waiter& waiter, const char* what, Cancellable cancellable = Cancellable::yes);
+// park() for a caller that has looked up its worker and task already (`task` is `worker`'s
+// current task).
+WakeReason park_task(Worker& worker, detail::TaskBlock* task, Waiter& waiter, const char* what,
+                     Cancellable cancellable);
 
 // Makes a task that was parked (or is just parking) runnable: on the calling worker if it
 // belongs to the same runtime, else through its runtime's injection queue.

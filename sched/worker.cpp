@@ -85,20 +85,25 @@ void Worker::loop() {
   set_current_worker(nullptr);
 }
 
-detail::TaskBlock* Worker::find_local() {
+inline void Worker::push_or_spill(StealableQueue<detail::TaskBlock>& queue,
+                                  detail::TaskBlock* task) {
+  if (queue.push(task)) [[likely]]
+    return;
+  spill_and_push(queue, task);
+}
+
+// find_local, prepare and next_local_fiber run on every switch: they are forced inline into
+// their two callers (the loop and suspend_current), with their rare branches out of line, so a
+// switch costs one function's prologue, not four.
+[[gnu::always_inline]] inline detail::TaskBlock* Worker::find_local() {
   // Countdowns rather than tick % n: this runs on every switch.
-  if (--event_countdown_ == 0) {
+  if (--event_countdown_ == 0) [[unlikely]] {
     event_countdown_ = kEventInterval;
     poll_events();
   }
-  if (--global_countdown_ == 0) {
+  if (--global_countdown_ == 0) [[unlikely]] {
     global_countdown_ = global_interval_;
-    if (!scheduler_.resumed.empty()) {
-      if (detail::TaskBlock* task = scheduler_.resumed.pop()) return task;
-    }
-    if (!scheduler_.injection.empty()) {
-      if (detail::TaskBlock* task = scheduler_.injection.pop()) return task;
-    }
+    if (detail::TaskBlock* task = take_one_global()) return task;
   }
   if (lifo_) {
     // A new spawn always runs next (depth-first); a woken task at most kMaxLifoStreak times
@@ -115,11 +120,25 @@ detail::TaskBlock* Worker::find_local() {
   // is served within a few ticks even behind a burst of spawns, and a task that finishes
   // gives its stack back before a new one takes another. Every kSpawnsFirstInterval ticks the
   // spawns go first, so tasks that keep yielding cannot starve them.
-  if (--spawns_countdown_ == 0) {
+  if (--spawns_countdown_ == 0) [[unlikely]] {
     spawns_countdown_ = kSpawnsFirstInterval;
     if (detail::TaskBlock* task = spawns_.pop()) return task;
   }
   if (detail::TaskBlock* task = take_ready()) return task;
+  return find_beyond_ready();
+}
+
+detail::TaskBlock* Worker::take_one_global() {
+  if (!scheduler_.resumed.empty()) {
+    if (detail::TaskBlock* task = scheduler_.resumed.pop()) return task;
+  }
+  if (!scheduler_.injection.empty()) {
+    if (detail::TaskBlock* task = scheduler_.injection.pop()) return task;
+  }
+  return nullptr;
+}
+
+detail::TaskBlock* Worker::find_beyond_ready() {
   if (!scheduler_.resumed.empty()) {
     if (detail::TaskBlock* task = take_global_from(GlobalSource::resumed)) return task;
   }
@@ -127,7 +146,7 @@ detail::TaskBlock* Worker::find_local() {
   return take_global_from(GlobalSource::injection);  // `resumed` was looked at just above
 }
 
-detail::TaskBlock* Worker::take_ready() {
+inline detail::TaskBlock* Worker::take_ready() {
   // The owner takes the oldest, like a thief; a lost race with a thief is retried (steal()).
   return ready_.steal();
 }
@@ -236,33 +255,9 @@ void Worker::expire_due_timers() {
   if (timers_.next_deadline() <= now) timers_.expire(now);
 }
 
-bool Worker::prepare(detail::TaskBlock* task) {
-  if (!task->fiber) {
-    // A first run may cost a fresh stack (tens of microseconds cold), so a tick count alone
-    // would let a burst of new tasks hold due timers back by milliseconds: look at the clock
-    // before each one while timers are pending.
-    if (timers_.size() != 0) expire_due_timers();
-    // A task cancelled before it ever ran finishes without taking a stack.
-    if (task->has(detail::kCancelRequested)) {
-      detail::finish_unstarted(task);
-      detail::retire(task, index_);
-      return false;
-    }
-    Fiber* fiber = nullptr;
-    try {
-      fiber = acquire_fiber();
-    } catch (const std::exception& error) {
-      // Out of memory or memory maps: the task waits in the global queue until stacks are
-      // given back, rather than taking the worker down.
-      report_stack_shortage(error);
-      scheduler_.injection.push(task);
-      stack_shortage_ = true;
-      // Stacks queued for unmapping hold memory and maps that the retry may need.
-      scheduler_.ended_stacks.flush();
-      return false;
-    }
-    fiber->task = task;
-    task->fiber = fiber;
+[[gnu::always_inline]] inline bool Worker::prepare(detail::TaskBlock* task) {
+  if (!task->fiber) [[unlikely]] {
+    if (!prepare_first_run(task)) return false;
   }
   current_ = task;
   task->wake_state.store(detail::WakeState::running, std::memory_order_relaxed);
@@ -271,7 +266,36 @@ bool Worker::prepare(detail::TaskBlock* task) {
   return true;
 }
 
-Fiber* Worker::next_local_fiber() {
+bool Worker::prepare_first_run(detail::TaskBlock* task) {
+  // A first run may cost a fresh stack (tens of microseconds cold), so a tick count alone
+  // would let a burst of new tasks hold due timers back by milliseconds: look at the clock
+  // before each one while timers are pending.
+  if (timers_.size() != 0) expire_due_timers();
+  // A task cancelled before it ever ran finishes without taking a stack.
+  if (task->has(detail::kCancelRequested)) {
+    detail::finish_unstarted(task);
+    detail::retire(task, index_);
+    return false;
+  }
+  Fiber* fiber = nullptr;
+  try {
+    fiber = acquire_fiber();
+  } catch (const std::exception& error) {
+    // Out of memory or memory maps: the task waits in the global queue until stacks are
+    // given back, rather than taking the worker down.
+    report_stack_shortage(error);
+    scheduler_.injection.push(task);
+    stack_shortage_ = true;
+    // Stacks queued for unmapping hold memory and maps that the retry may need.
+    scheduler_.ended_stacks.flush();
+    return false;
+  }
+  fiber->task = task;
+  task->fiber = fiber;
+  return true;
+}
+
+[[gnu::always_inline]] inline Fiber* Worker::next_local_fiber() {
   while (detail::TaskBlock* task = find_local()) {
     if (prepare(task)) return task->fiber;
     if (stack_shortage_) break;  // the loop backs off before trying again
@@ -425,8 +449,7 @@ void Worker::push_yielded(detail::TaskBlock* task) {
   if (was_empty) scheduler_.idle.notify_one();
 }
 
-void Worker::push_or_spill(StealableQueue<detail::TaskBlock>& queue, detail::TaskBlock* task) {
-  if (queue.push(task)) return;
+void Worker::spill_and_push(StealableQueue<detail::TaskBlock>& queue, detail::TaskBlock* task) {
   // Full: move the older half to the global queue in one batch (tokio does the same), so the
   // queue has room again and other workers can pick the moved tasks up.
   detail::TaskBlock* first = nullptr;

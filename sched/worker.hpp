@@ -103,6 +103,10 @@ class Worker {
 
   void loop();
   detail::TaskBlock* find_local();
+  // find_local's rarer steps: one task from the global queues (every global_interval ticks),
+  // and what comes after this worker's FIFO.
+  detail::TaskBlock* take_one_global();
+  detail::TaskBlock* find_beyond_ready();
   detail::TaskBlock* take_ready();
   detail::TaskBlock* take_global();
   // A fair share of one of the scheduler's global queues: `resumed` (woken tasks, into ready_)
@@ -117,6 +121,7 @@ class Worker {
   void expire_due_timers();
   // Readies a task to be switched to (gives it a fiber); false if it ended without running.
   bool prepare(detail::TaskBlock* task);
+  bool prepare_first_run(detail::TaskBlock* task);  // gives the task a fiber
   // Switches from the context running now to `target` (nullptr: the loop) in one jump.
   void switch_to(Fiber* target);
   Fiber* next_local_fiber();
@@ -125,6 +130,8 @@ class Worker {
   void bump_yield_sequence() noexcept;
   void pin_to_core() const;
   void push_or_spill(StealableQueue<detail::TaskBlock>& queue, detail::TaskBlock* task);
+  // push_or_spill's rare case: `queue` is full.
+  void spill_and_push(StealableQueue<detail::TaskBlock>& queue, detail::TaskBlock* task);
   void push_displaced(detail::TaskBlock* task);
   Fiber* acquire_fiber();
   void recycle_fiber(Fiber* fiber);
