@@ -1,6 +1,8 @@
-// QueueCore: the getters list's own lock is the queue's lock; the other two lists are guarded
-// by it as well (their own locks are never taken).
+// QueueCore: its own spin lock guards the three wait lists (their own locks are never taken).
 #include <weft/detail/queue_core.hpp>
+
+#include <thread>
+
 #include <weft/errors.hpp>
 
 #include "sync/wait_on.hpp"
@@ -22,12 +24,17 @@ QueueCore::~QueueCore() {
   for (auto& list : lists_) sync::destroy_list(list);
 }
 
-void QueueCore::lock() noexcept {
-  list_of(lists_, Side::getters).lock().lock();
-}
-
-void QueueCore::unlock() noexcept {
-  list_of(lists_, Side::getters).lock().unlock();
+void QueueCore::lock_contended() noexcept {
+  // The same test-and-test-and-set as sync::SpinLock, past its first attempt.
+  for (unsigned spins = 0;; ++spins) {
+    while (locked_.load(std::memory_order_relaxed)) {
+      if (++spins > 64)
+        std::this_thread::yield();
+      else
+        __builtin_ia32_pause();
+    }
+    if (!locked_.exchange(true, std::memory_order_acquire)) return;
+  }
 }
 
 bool QueueCore::wait(std::unique_lock<QueueCore>& held, Side side, std::uint64_t deadline_ns,

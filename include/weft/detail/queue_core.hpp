@@ -2,6 +2,7 @@
 // The untyped half of weft's queues and channels: one lock and the lists of fibers waiting to
 // get, to put, and to join. The typed half (weft/queue.hpp, weft/channel.hpp) keeps the items
 // under this lock.
+#include <atomic>
 #include <cstdint>
 #include <mutex>
 
@@ -19,9 +20,16 @@ class WEFT_API QueueCore {
   QueueCore(const QueueCore&) = delete;
   QueueCore& operator=(const QueueCore&) = delete;
 
-  // The queue's lock (a spin lock: held for a few instructions, never across a park).
-  void lock() noexcept;
-  void unlock() noexcept;
+  // The queue's lock (a spin lock: held for a few instructions, never across a park). Inline:
+  // every put and get takes it once or twice.
+  void lock() noexcept {
+    // acquire: everything the previous holder wrote before unlock() is visible to us.
+    if (!locked_.exchange(true, std::memory_order_acquire)) [[likely]]
+      return;
+    lock_contended();
+  }
+  // release: publishes the critical section to the next holder.
+  void unlock() noexcept { locked_.store(false, std::memory_order_release); }
 
   // With the lock held through `held`: parks on `side` until notified (true) or deadline_ns
   // passes (false); throws CancelledError. Returns with the lock held (after a throw, `held`
@@ -34,7 +42,10 @@ class WEFT_API QueueCore {
   void notify_all(Side side) noexcept;
 
  private:
-  WaitListStorage lists_[3];
+  void lock_contended() noexcept;  // spins, then yields the thread, until the lock is free
+
+  std::atomic<bool> locked_{false};
+  WaitListStorage lists_[3];  // guarded by locked_ (their own locks are never taken)
 };
 
 }  // namespace weft::detail
