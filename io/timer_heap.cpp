@@ -45,7 +45,7 @@ void TimerHeap::cancel(TimerNode* node, bool on_owner) noexcept {
   std::uint8_t state = TimerNode::armed;
   // acq_rel: pairs with expire()'s CAS; exactly one of them owns the waiter.
   if (node->state.compare_exchange_strong(state, TimerNode::cancelled, std::memory_order_acq_rel)) {
-    if (on_owner) {
+    if (on_owner && node->index != TimerNode::kOutOfHeap) {
       owner.remove_at(node->index);
       owner.recycle(node);
       return;
@@ -82,14 +82,18 @@ std::size_t TimerHeap::expire(std::uint64_t now_ns) noexcept {
     // Take up to a batch of due timers out of the heap, announcing the waiter and task each
     // will touch; the misses (waiters sit on the stacks of fibers parked for milliseconds)
     // then overlap with the sifting instead of stalling one fire after another. A node taken
-    // out stays armed until fired below: a cancel from another thread meanwhile finds it
-    // armed and wins as before. None comes from this thread: firing only queues tasks.
+    // out stays armed until fired below: a cancel meanwhile finds it armed and wins as a
+    // remote cancel does (firing only queues tasks, so none should come from this thread, but
+    // kOutOfHeap keeps one from unlinking a node that is no longer in the heap).
     std::size_t taken = 0;
     do {
       TimerNode* node = heap_.front();
       remove_at(0);
-      node->waiter->prefetch_for_fire();
-      if (node->task) __builtin_prefetch(&node->task->wake_state, 1);
+      node->index = TimerNode::kOutOfHeap;
+      if (node->state.load(std::memory_order_relaxed) == TimerNode::armed) {
+        node->waiter->prefetch_for_fire();
+        if (node->task) __builtin_prefetch(&node->task->wake_state, 1);
+      }
       batch[taken++] = node;
     } while (taken < kExpireBatch && !heap_.empty() && heap_.front()->deadline <= now_ns);
     for (std::size_t i = 0; i < taken; ++i) {

@@ -9,7 +9,9 @@
 //                            if it finds `firing` it waits for `fired` (a few instructions)
 //                            before its waiter (on its stack) goes away.
 // A cancelled node is unlinked at once by its owner thread; one cancelled from another thread
-// stays in the heap until its owner reaches it (or compacts, if many pile up). A node is freed
+// stays in the heap until its owner reaches it (or compacts, if many pile up). expire() takes a
+// batch of due nodes out before firing them; one of those cancelled meanwhile (from any thread)
+// is treated like a remote cancel. A node is freed
 // by whichever of "left the heap" and "the fiber is done with it" happens second.
 #include <atomic>
 #include <cstddef>
@@ -32,6 +34,9 @@ struct TimerNode {
   enum State : std::uint8_t { armed, firing, fired, cancelled };
   static constexpr std::uint8_t kLeftHeap = 1;
   static constexpr std::uint8_t kWaiterDone = 2;
+
+  // `index` of a node that expire() took out of the heap and has not fired yet.
+  static constexpr std::size_t kOutOfHeap = SIZE_MAX;
 
   std::uint64_t deadline = 0;
   std::size_t index = 0;  // position in the heap (owner only)

@@ -1,11 +1,14 @@
 #include "sched/current.hpp"
 
+#include <stdexcept>
 #include <string>
 
 namespace weft::sched {
 
-#if defined(__x86_64__)
-thread_local Worker* current_worker_slot = nullptr;
+#if defined(__x86_64__) && defined(__LP64__) && defined(__ELF__)
+// used: the only reads are inside current_worker()'s asm, which the compiler cannot see, so
+// link-time optimisation must not localise or drop the definition.
+[[gnu::used]] thread_local Worker* current_worker_slot = nullptr;
 #else
 namespace {
 thread_local Worker* current_worker_slot = nullptr;

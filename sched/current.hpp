@@ -5,14 +5,14 @@
 // function, so a plain thread_local read could be reused (or its address kept in a register)
 // across a switch. On x86-64 each call is one volatile asm read of the slot through the
 // initial-exec TLS model (two instructions, which the compiler can neither merge nor move);
-// elsewhere it is a call into a function the compiler cannot see through.
-#include <stdexcept>
-
+// elsewhere (and on x32 or non-ELF targets) it is a call into a function the compiler cannot
+// see through. (A libweft.so loaded with dlopen takes these 8 bytes from glibc's static TLS
+// reserve.)
 namespace weft::sched {
 
 class Worker;
 
-#if defined(__x86_64__)
+#if defined(__x86_64__) && defined(__LP64__) && defined(__ELF__)
 // The slot, under a fixed assembler name so the read below can address it. Defined in
 // current.cpp; C++ code goes through current_worker() / set_current_worker() only.
 extern thread_local Worker* current_worker_slot asm("weft_sched_current_worker_slot");
