@@ -41,7 +41,7 @@ void ExceptionSink::report(const UnretrievedException& report) noexcept {
 }
 
 RuntimeCore::RuntimeCore(const Config& config)
-    : registry((config.validate(), config.workers + 1)),
+    : registry((config.validate(), config.workers)),
       scheduler_(config, *this),
       blocking_pool_(std::make_shared<sched::BlockingPool>(
           "weft::to_thread", config.blocking_threads, config.blocking_queue_limit,
@@ -65,9 +65,8 @@ void retire(TaskBlock* task, unsigned worker) noexcept {
   task->runtime->registry.retire(task, worker);
 }
 
-bool sweep_retired(RuntimeCore& runtime, unsigned worker, std::size_t limit) noexcept {
-  const bool more = runtime.registry.sweep(worker, limit);
-  return runtime.registry.sweep(runtime.registry.outside_shard(), limit) || more;
+bool release_retired(RuntimeCore& runtime, unsigned worker) noexcept {
+  return runtime.registry.release_batches(worker);
 }
 
 unsigned RuntimeCore::spawn_shard() const noexcept {
@@ -107,8 +106,7 @@ bool RuntimeCore::shutdown(std::chrono::milliseconds timeout) {
       std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }
   }
-  scheduler_.stop();
-  registry.sweep_all();
+  scheduler_.stop();  // each worker lets go of its retired batches as it stops
   stopped_.store(true, std::memory_order_release);
   return clean_shutdown_;
 }

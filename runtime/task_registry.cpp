@@ -4,26 +4,27 @@
 
 namespace weft::detail {
 
-TaskRegistry::TaskRegistry(unsigned shards)
-    : count_(shards), shards_(std::make_unique<Shard[]>(shards)) {}
+TaskRegistry::TaskRegistry(unsigned workers)
+    : count_(workers + 1),
+      shards_(std::make_unique<Shard[]>(count_)),
+      batches_(std::make_unique<WorkerBatches[]>(workers)) {
+  for (unsigned w = 0; w < workers; ++w) batches_[w].by_shard = std::make_unique<Batch[]>(count_);
+}
 
 TaskRegistry::~TaskRegistry() {
-  sweep_all();
+  for (unsigned w = 0; w + 1 < count_; ++w) release_batches(w);
 }
 
 void TaskRegistry::add(TaskBlock* task, unsigned shard) noexcept {
   Shard& s = shards_[shard];
-  {
-    std::lock_guard guard(s.lock);
-    // Ids are unique per runtime: shard index in the low part, a per-shard counter above it.
-    task->id = ++s.next_id * count_ + shard;
-    task->reg_shard = shard;
-    task->reg_prev = nullptr;
-    task->reg_next = s.head;
-    if (s.head) s.head->reg_prev = task;
-    s.head = task;
-  }
-  if (s.retired_count.load(std::memory_order_relaxed) >= kSweepBatch) sweep(shard, kSweepBatch);
+  std::lock_guard guard(s.lock);
+  // Ids are unique per runtime: shard index in the low part, a per-shard counter above it.
+  task->id = ++s.next_id * count_ + shard;
+  task->reg_shard = shard;
+  task->reg_prev = nullptr;
+  task->reg_next = s.head;
+  if (s.head) s.head->reg_prev = task;
+  s.head = task;
 }
 
 void TaskRegistry::unlink_locked(Shard& s, TaskBlock* task) noexcept {
@@ -37,13 +38,10 @@ void TaskRegistry::unlink_locked(Shard& s, TaskBlock* task) noexcept {
 void TaskRegistry::retire(TaskBlock* task, unsigned worker) noexcept {
   Shard& s = shards_[task->reg_shard];
   if (task->reg_shard != worker) {
-    TaskBlock* head = s.retired.load(std::memory_order_relaxed);
-    do {
-      task->next = head;
-      // release: the sweeper that takes the stack sees the task's final state.
-    } while (!s.retired.compare_exchange_weak(head, task, std::memory_order_release,
-                                              std::memory_order_relaxed));
-    s.retired_count.fetch_add(1, std::memory_order_relaxed);
+    Batch& batch = batches_[worker].by_shard[task->reg_shard];
+    task->next = batch.first;
+    batch.first = task;
+    if (++batch.count >= kReleaseBatch) release_batch(batch, s);
     return;
   }
   {
@@ -53,28 +51,13 @@ void TaskRegistry::retire(TaskBlock* task, unsigned worker) noexcept {
   release(task);
 }
 
-bool TaskRegistry::sweep(unsigned shard, std::size_t limit) noexcept {
-  Shard& s = shards_[shard];
-  if (s.retired_count.load(std::memory_order_relaxed) == 0 || limit == 0) return false;
-  TaskBlock* done = nullptr;
-  std::size_t count = 0;
-  bool more;
+void TaskRegistry::release_batch(Batch& batch, Shard& s) noexcept {
+  TaskBlock* done = batch.first;
+  batch = Batch{};
   {
     std::lock_guard guard(s.lock);
-    // The backlog holds what an earlier, bounded sweep took off the stack and left; refill it
-    // from the stack only once it is empty, so each sweep costs O(limit).
-    if (!s.backlog) s.backlog = s.retired.exchange(nullptr, std::memory_order_acquire);
-    while (s.backlog && count < limit) {
-      TaskBlock* task = s.backlog;
-      s.backlog = task->next;
-      unlink_locked(s, task);
-      task->next = done;
-      done = task;
-      ++count;
-    }
-    more = s.backlog != nullptr || s.retired.load(std::memory_order_relaxed) != nullptr;
+    for (TaskBlock* task = done; task; task = task->next) unlink_locked(s, task);
   }
-  s.retired_count.fetch_sub(count, std::memory_order_relaxed);
   // Outside the lock: dropping the last reference runs destructors of user code.
   while (done) {
     TaskBlock* next = done->next;
@@ -82,11 +65,17 @@ bool TaskRegistry::sweep(unsigned shard, std::size_t limit) noexcept {
     release(done);
     done = next;
   }
-  return more;
 }
 
-void TaskRegistry::sweep_all() noexcept {
-  for (unsigned i = 0; i < count_; ++i) sweep(i);
+bool TaskRegistry::release_batches(unsigned worker) noexcept {
+  Batch* by_shard = batches_[worker].by_shard.get();
+  bool any = false;
+  for (unsigned shard = 0; shard < count_; ++shard) {
+    if (by_shard[shard].count == 0) continue;
+    release_batch(by_shard[shard], shards_[shard]);
+    any = true;
+  }
+  return any;
 }
 
 std::uint64_t TaskRegistry::live() const noexcept {

@@ -151,11 +151,13 @@ void run_task_body(TaskBlock* task);
 // by promises; finishing a task without running it (cancelled before start) too.
 void finish_block(TaskBlock* block) noexcept;
 // The scheduler is done with a finished task (its fiber has switched out for good), on worker
-// `worker`: the registry lets go of it now if that worker spawned it, else at a later sweep.
+// `worker`: the registry lets go of it now if that worker spawned it, else with the next batch
+// of such tasks that worker releases (runtime/task_registry).
 void retire(TaskBlock* task, unsigned worker) noexcept;
-// A worker going idle sweeps the retired tasks it spawned (runtime/task_registry).
-// Frees up to `limit` tasks that finished on other workers; returns whether any are left.
-bool sweep_retired(RuntimeCore& runtime, unsigned worker, std::size_t limit) noexcept;
+// Lets go of the tasks `worker` retired for other workers and still holds: when it goes idle
+// and when it stops, so no finished task waits on a worker that is not running. Returns whether
+// there were any.
+bool release_retired(RuntimeCore& runtime, unsigned worker) noexcept;
 // What every suspension point does, for calls that do not always suspend (file I/O): throws
 // CancelledError for a pending cancel() or an expired Timeout scope, unless uncancellable.
 void cancellation_point(TaskBlock* task);

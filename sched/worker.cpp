@@ -81,6 +81,7 @@ void Worker::loop() {
     sleep();
     awake_since = now_ns();
   }
+  detail::release_retired(scheduler_.owner, index_);
   drop_cached_fibers();
   set_current_worker(nullptr);
 }
@@ -226,10 +227,10 @@ void Worker::sleep() {
     timers_.expire(now);
     return;
   }
-  // Free what finished elsewhere, a bounded batch at a time (the loop comes back here). Only
-  // here, on the loop's own context: freeing runs user destructors, which may wake tasks, so
-  // it must not happen in the middle of picking the next task.
-  if (detail::sweep_retired(scheduler_.owner, index_, kSweepLimit)) return;
+  // Let go of what this worker finished for others (at most a batch per worker). Here, on the
+  // loop's own context: freeing runs user destructors, which may wake tasks, so the loop looks
+  // for work again before it sleeps.
+  if (detail::release_retired(scheduler_.owner, index_)) return;
   // A burst of ending fibers is over here: give back the stacks still queued for unmapping.
   if (!scheduler_.ended_stacks.empty()) scheduler_.ended_stacks.flush();
   auto& idle = scheduler_.idle;

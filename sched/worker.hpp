@@ -98,8 +98,6 @@ class Worker {
   // Every this many ticks a busy worker collects I/O readiness and expired timers (tokio's
   // event_interval).
   static constexpr unsigned kEventInterval = 61;
-  // Tasks that finished on other workers freed per sweep (about 0.1 ms of work).
-  static constexpr std::size_t kSweepLimit = 1024;
 
   void loop();
   detail::TaskBlock* find_local();

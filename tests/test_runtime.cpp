@@ -278,6 +278,21 @@ TEST_CASE("a yield switches to the other ready task, and with none it goes on wi
   CHECK(runtime.shutdown());
 }
 
+TEST_CASE("finished tasks spawned from outside are let go of while the runtime runs") {
+  // Tasks spawned by a thread that is not a worker finish on some worker, which keeps them in a
+  // batch for their shard; fewer than a batch must still be freed once that worker goes idle,
+  // not only at shutdown.
+  with_runtimes([](weft::Runtime& runtime) {
+    const std::int64_t before = weft::sched::live_block_memory();
+    std::atomic<int> ran{0};
+    for (int i = 0; i < 10; ++i) {
+      weft::Task<void> detached = runtime.spawn([&ran] { ran.fetch_add(1); });
+    }
+    CHECK(weft_test::eventually(
+        [&] { return ran.load() == 10 && weft::sched::live_block_memory() == before; }));
+  });
+}
+
 TEST_CASE("weft::run with Config::from_env honours WEFT_WORKERS") {
   setenv("WEFT_WORKERS", "3", 1);
   weft::Runtime runtime;  // default argument: Config::from_env()
