@@ -170,6 +170,9 @@ detail::TaskBlock* Worker::take_global_from(GlobalSource source) {
   const std::size_t want = std::min({share, room + 1, kMaxBatch});
   const std::size_t got = injection.pop_batch(batch, want);
   if (got == 0) return nullptr;
+  // Their blocks were last written by other threads: start the cache misses now, together,
+  // rather than one by one as each task comes up.
+  for (std::size_t i = 1; i < got; ++i) __builtin_prefetch(batch[i], 1);
   // spawns_ pops the newest first, ready_ the oldest: either way batch[1] runs next.
   if (!resumed) {
     for (std::size_t i = got; i-- > 1;) push_or_spill(local, batch[i]);
@@ -451,33 +454,23 @@ void Worker::push_yielded(detail::TaskBlock* task) {
 }
 
 void Worker::spill_and_push(StealableQueue<detail::TaskBlock>& queue, detail::TaskBlock* task) {
-  // Full: move the older half to the global queue in one batch (tokio does the same), so the
-  // queue has room again and other workers can pick the moved tasks up.
-  detail::TaskBlock* first = nullptr;
-  detail::TaskBlock* last = nullptr;
-  std::size_t moved = 0;
-  for (std::size_t n = queue.capacity() / 2; n > 0; --n) {
-    detail::TaskBlock* old = queue.steal();
-    if (!old) break;
-    old->next = nullptr;
-    if (last)
-      last->next = old;
-    else
-      first = old;
-    last = old;
-    ++moved;
+  // Full: move the older half to the global queue (tokio does the same), so the queue has room
+  // again and other workers can pick the moved tasks up. A chunk at a time, each under one lock.
+  auto& global = &queue == &ready_ ? scheduler_.resumed : scheduler_.injection;
+  constexpr std::size_t kChunk = 64;
+  detail::TaskBlock* chunk[kChunk];
+  for (std::size_t left = queue.capacity() / 2; left > 0;) {
+    std::size_t n = 0;
+    while (n < kChunk && n < left) {
+      detail::TaskBlock* old = queue.steal();
+      if (!old) break;
+      chunk[n++] = old;
+    }
+    global.push_array(chunk, n);
+    if (n < kChunk && n < left) break;  // thieves took the rest
+    left -= n;
   }
-  if (!queue.push(task)) {
-    task->next = nullptr;
-    if (last)
-      last->next = task;
-    else
-      first = task;
-    last = task;
-    ++moved;
-  }
-  if (moved)
-    (&queue == &ready_ ? scheduler_.resumed : scheduler_.injection).push_batch(first, last, moved);
+  if (!queue.push(task)) global.push(task);
   scheduler_.idle.notify_one();
 }
 

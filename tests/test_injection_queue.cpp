@@ -1,5 +1,7 @@
-// InjectionQueue: FIFO order, batches, and producer/consumer stress checking that every node
-// comes out exactly once (and, with one consumer, in each producer's order).
+// InjectionQueue: FIFO order, batches, the ring growing and the list behind it, and
+// producer/consumer stress checking that every node comes out exactly once (and, with one
+// consumer, in each producer's order), also with a ring of a few slots so that pushes keep
+// moving between the ring and the list.
 #include <doctest/doctest.h>
 
 #include <algorithm>
@@ -44,15 +46,25 @@ std::pair<Node*, Node*> link(std::vector<Node>& nodes, std::size_t from, std::si
 }
 
 // Producer p owns ids [p * kPerProducer, (p + 1) * kPerProducer) and pushes them in order,
-// singly or as chains of 1..8.
+// singly, as arrays of 1..8 or as chains of 1..8.
 void produce(Queue& q, std::vector<Node>& nodes, std::size_t p) {
   std::minstd_rand rng(static_cast<unsigned>(p) + 1);
   const std::size_t end = (p + 1) * kPerProducer;
   std::size_t i = p * kPerProducer;
   while (i < end) {
-    if (rng() % 2 == 0) {
+    const auto how = rng() % 3;
+    if (how == 0) {
       nodes[i].producer = p;
       q.push(&nodes[i++]);
+    } else if (how == 1) {
+      const std::size_t n = std::min<std::size_t>(1 + rng() % 8, end - i);
+      Node* array[8];
+      for (std::size_t k = 0; k < n; ++k) {
+        nodes[i + k].producer = p;
+        array[k] = &nodes[i + k];
+      }
+      q.push_array(array, n);
+      i += n;
     } else {
       const std::size_t n = std::min<std::size_t>(1 + rng() % 8, end - i);
       for (std::size_t k = i; k < i + n; ++k) nodes[k].producer = p;
@@ -103,9 +115,10 @@ void consume(Queue& q, Consumed& c, std::size_t producers, bool check_order, uns
   }
 }
 
-void run_stress(std::size_t producers, std::size_t consumers) {
+void run_stress(std::size_t producers, std::size_t consumers, std::size_t initial_ring,
+                std::size_t max_ring) {
   std::vector<Node> nodes = make_nodes(producers * kPerProducer);
-  Queue q;
+  Queue q(initial_ring, max_ring);
   Consumed c(nodes.size());
   std::vector<std::thread> threads;
   for (std::size_t p = 0; p < producers; ++p) {
@@ -190,9 +203,65 @@ TEST_CASE("InjectionQueue batches keep FIFO order") {
   CHECK(out[0] == &nodes[2]);
 }
 
-TEST_CASE("InjectionQueue rejects null input") {
+TEST_CASE("InjectionQueue grows its ring, and keeps FIFO order across ring and list at its limit") {
+  std::vector<Node> nodes = make_nodes(40);
+  for (const std::size_t max_ring : {std::size_t{8}, std::size_t{64}}) {
+    CAPTURE(max_ring);
+    for (Node& node : nodes) node.next = nullptr;
+    Queue q(2, max_ring);
+    // 0..9 singly, 10..24 as an array, 25..29 as a chain, 30..39 singly: with a limit of 8
+    // slots the ring fills at 8 and everything after goes to the list, behind it.
+    for (std::size_t i = 0; i < 10; ++i) q.push(&nodes[i]);
+    Node* array[15];
+    for (std::size_t i = 0; i < 15; ++i) array[i] = &nodes[10 + i];
+    q.push_array(array, 15);
+    auto [first, last] = link(nodes, 25, 30);
+    q.push_batch(first, last, 5);
+    for (std::size_t i = 30; i < 40; ++i) q.push(&nodes[i]);
+    CHECK(q.size() == 40);
+    Node* out[7];
+    std::size_t next = 0;
+    while (const std::size_t n = q.pop_batch(out, 7)) {
+      for (std::size_t k = 0; k < n; ++k) {
+        CHECK(out[k] == &nodes[next + k]);
+        CHECK(out[k]->next == nullptr);
+      }
+      next += n;
+    }
+    CHECK(next == 40);
+    CHECK(q.empty());
+    // Drained: new pushes go to the ring again, and come out in order.
+    q.push(&nodes[3]);
+    q.push_array(array, 2);
+    CHECK(q.pop() == &nodes[3]);
+    CHECK(q.pop() == &nodes[10]);
+    CHECK(q.pop() == &nodes[11]);
+    CHECK(q.pop() == nullptr);
+  }
+}
+
+TEST_CASE("InjectionQueue: a burst grows the ring far, and after it drains the queue goes on") {
+  std::vector<Node> nodes = make_nodes(10000);
+  Queue q(2, std::size_t{1} << 14);
+  for (int round = 0; round < 2; ++round) {
+    for (Node& node : nodes) q.push(&node);
+    Node* out[64];
+    std::size_t next = 0;
+    while (const std::size_t n = q.pop_batch(out, 64)) {
+      for (std::size_t k = 0; k < n; ++k) REQUIRE(out[k] == &nodes[next + k]);
+      next += n;
+    }
+    CHECK(next == nodes.size());
+  }
+}
+
+TEST_CASE("InjectionQueue rejects null input and bad ring sizes") {
+  CHECK_THROWS_AS(Queue(3, 8), std::invalid_argument);
+  CHECK_THROWS_AS(Queue(8, 4), std::invalid_argument);
+  CHECK_THROWS_AS(Queue(0, 4), std::invalid_argument);
   Queue q;
   Node node;
+  CHECK_THROWS_AS(q.push_array(nullptr, 1), std::invalid_argument);
   CHECK_THROWS_AS(q.push(nullptr), std::invalid_argument);
   CHECK_THROWS_AS(q.push_batch(nullptr, &node, 1), std::invalid_argument);
   CHECK_THROWS_AS(q.push_batch(&node, nullptr, 1), std::invalid_argument);
@@ -201,9 +270,15 @@ TEST_CASE("InjectionQueue rejects null input") {
 }
 
 TEST_CASE("InjectionQueue stress: 4 producers, 1 consumer, in order and exactly once") {
-  run_stress(4, 1);
+  run_stress(4, 1, Queue::kInitialRing, Queue::kDefaultMaxRing);
 }
 
 TEST_CASE("InjectionQueue stress: 2 producers, 2 consumers, exactly once") {
-  run_stress(2, 2);
+  run_stress(2, 2, Queue::kInitialRing, Queue::kDefaultMaxRing);
+}
+
+TEST_CASE(
+    "InjectionQueue stress with a 4-slot ring: in order and exactly once across ring and list") {
+  run_stress(4, 1, 2, 4);
+  run_stress(2, 2, 2, 4);
 }
