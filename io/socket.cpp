@@ -111,7 +111,10 @@ void Socket::close() noexcept {
   std::uint32_t state = state_.load(std::memory_order_relaxed);
   do {
     if (state & kClosing) return;
-  } while (!state_.compare_exchange_weak(state, state | kClosing, std::memory_order_acq_rel,
+    // The closer counts as a call in progress too, until it is done with the number: a call
+    // that ends meanwhile must not close the fd under the unwatch below (which could then
+    // remove the registration of a new fd that reused the number).
+  } while (!state_.compare_exchange_weak(state, (state | kClosing) + 1, std::memory_order_acq_rel,
                                          std::memory_order_relaxed));
   // Stop watching and wake the waiters now; the number stays open while a call is in progress.
   const int reactor = slot_->reactor.load(std::memory_order_acquire);
@@ -119,7 +122,7 @@ void Socket::close() noexcept {
     scheduler_->workers[static_cast<unsigned>(reactor)]->reactor().unwatch(
         fd_, key_of(slot_->index, generation_));
   scheduler_->io_slots.close(*slot_);  // wakes waiters; they see a new generation
-  if (state == 0) ::close(fd_);        // else the last call in progress closes it (leave())
+  leave();  // closes the fd, unless a call is still in progress: its leave() will
 }
 
 std::string Socket::describe() const {
