@@ -139,18 +139,26 @@ void Socket::ensure_watched() {
 }
 
 void Socket::watch_on(sched::Worker& worker) {
+  // As a call in progress: a close() meanwhile must not let the number go (and be reused by
+  // another fd, which this registration would then watch under our key) before it is watched;
+  // the fd's own close drops the registration.
+  if (!enter()) throw_closed("waiting on a socket");
   int expected = -1;
   // One registration per fd: its readiness goes to that worker's reactor (a fiber that later
   // runs elsewhere is still woken, through that reactor).
   if (!slot_->reactor.compare_exchange_strong(expected, static_cast<int>(worker.index()),
-                                              std::memory_order_acq_rel))
+                                              std::memory_order_acq_rel)) {
+    leave();
     return;
+  }
   try {
-    worker.reactor().watch(fd(), key_of(slot_->index, generation_));
+    worker.reactor().watch(fd_, key_of(slot_->index, generation_));
   } catch (...) {
     slot_->reactor.store(-1, std::memory_order_release);
+    leave();
     throw;
   }
+  leave();
 }
 
 void Socket::wait(Readiness what_for, std::uint64_t deadline_ns, const char* what) {
