@@ -65,7 +65,8 @@ class InjectionQueue {
   // Appends nodes[0..n), oldest first, under one lock; n == 0 does nothing.
   void push_array(Node* const* nodes, std::size_t n) {
     if (n == 0) return;
-    if (nodes == nullptr) throw std::invalid_argument("InjectionQueue::push_array: null array");
+    if (nodes == nullptr || std::find(nodes, nodes + n, nullptr) != nodes + n)
+      throw std::invalid_argument("InjectionQueue::push_array: null array or node");
     const std::lock_guard lock(mutex_);
     if (room_locked(n)) {
       for (std::size_t i = 0; i < n; ++i) put_locked(nodes[i]);
@@ -73,28 +74,6 @@ class InjectionQueue {
       for (std::size_t i = 0; i + 1 < n; ++i) nodes[i]->*Next = nodes[i + 1];
       nodes[n - 1]->*Next = nullptr;
       append_list_locked(nodes[0], nodes[n - 1], n);
-    }
-    publish_locked();
-  }
-
-  // Appends a chain first -> ... -> last of exactly n nodes, already linked through Next (the
-  // last node's Next is overwritten). One lock for the whole chain; n == 0 does nothing.
-  void push_batch(Node* first, Node* last, std::size_t n) {
-    if (n == 0) return;
-    if (first == nullptr || last == nullptr) {
-      throw std::invalid_argument("InjectionQueue::push_batch: null end of a non-empty chain");
-    }
-    last->*Next = nullptr;
-    const std::lock_guard lock(mutex_);
-    if (room_locked(n)) {
-      for (Node* node = first; node;) {
-        Node* next = node->*Next;
-        node->*Next = nullptr;
-        put_locked(node);
-        node = next;
-      }
-    } else {
-      append_list_locked(first, last, n);
     }
     publish_locked();
   }

@@ -39,37 +39,27 @@ std::vector<Node> make_nodes(std::size_t n) {
   return nodes;
 }
 
-// Links nodes[from, to) through next and returns the chain's ends.
-std::pair<Node*, Node*> link(std::vector<Node>& nodes, std::size_t from, std::size_t to) {
-  for (std::size_t i = from; i + 1 < to; ++i) nodes[i].next = &nodes[i + 1];
-  return {&nodes[from], &nodes[to - 1]};
+// Pushes nodes[from, to) as one array.
+void push_range(Queue& q, std::vector<Node>& nodes, std::size_t from, std::size_t to) {
+  std::vector<Node*> array;
+  for (std::size_t i = from; i < to; ++i) array.push_back(&nodes[i]);
+  q.push_array(array.data(), array.size());
 }
 
 // Producer p owns ids [p * kPerProducer, (p + 1) * kPerProducer) and pushes them in order,
-// singly, as arrays of 1..8 or as chains of 1..8.
+// singly or as arrays of 1..8.
 void produce(Queue& q, std::vector<Node>& nodes, std::size_t p) {
   std::minstd_rand rng(static_cast<unsigned>(p) + 1);
   const std::size_t end = (p + 1) * kPerProducer;
   std::size_t i = p * kPerProducer;
   while (i < end) {
-    const auto how = rng() % 3;
-    if (how == 0) {
+    if (rng() % 2 == 0) {
       nodes[i].producer = p;
       q.push(&nodes[i++]);
-    } else if (how == 1) {
-      const std::size_t n = std::min<std::size_t>(1 + rng() % 8, end - i);
-      Node* array[8];
-      for (std::size_t k = 0; k < n; ++k) {
-        nodes[i + k].producer = p;
-        array[k] = &nodes[i + k];
-      }
-      q.push_array(array, n);
-      i += n;
     } else {
       const std::size_t n = std::min<std::size_t>(1 + rng() % 8, end - i);
       for (std::size_t k = i; k < i + n; ++k) nodes[k].producer = p;
-      auto [first, last] = link(nodes, i, i + n);
-      q.push_batch(first, last, n);
+      push_range(q, nodes, i, i + n);
       i += n;
     }
     if (rng() % 64 == 0) std::this_thread::yield();
@@ -175,12 +165,10 @@ TEST_CASE("InjectionQueue batches keep FIFO order") {
   std::vector<Node> nodes = make_nodes(8);
   Queue q;
   q.push(&nodes[0]);
-  auto [first, last] = link(nodes, 1, 5);
-  q.push_batch(first, last, 4);
-  q.push_batch(nullptr, nullptr, 0);  // an empty chain does nothing
+  push_range(q, nodes, 1, 5);
+  q.push_array(nullptr, 0);  // an empty array does nothing
   q.push(&nodes[5]);
-  auto [first2, last2] = link(nodes, 6, 8);
-  q.push_batch(first2, last2, 2);
+  push_range(q, nodes, 6, 8);
   CHECK(q.size() == 8);
 
   Node* out[10] = {};
@@ -204,35 +192,44 @@ TEST_CASE("InjectionQueue batches keep FIFO order") {
 }
 
 TEST_CASE("InjectionQueue grows its ring, and keeps FIFO order across ring and list at its limit") {
-  std::vector<Node> nodes = make_nodes(40);
+  std::vector<Node> nodes = make_nodes(60);
   for (const std::size_t max_ring : {std::size_t{8}, std::size_t{64}}) {
     CAPTURE(max_ring);
     for (Node& node : nodes) node.next = nullptr;
     Queue q(2, max_ring);
-    // 0..9 singly, 10..24 as an array, 25..29 as a chain, 30..39 singly: with a limit of 8
-    // slots the ring fills at 8 and everything after goes to the list, behind it.
+    // 0..9 singly, 10..29 as arrays, 30..39 singly: with a limit of 8 slots the ring fills at
+    // 8 and everything after goes to the list, behind it.
     for (std::size_t i = 0; i < 10; ++i) q.push(&nodes[i]);
-    Node* array[15];
-    for (std::size_t i = 0; i < 15; ++i) array[i] = &nodes[10 + i];
-    q.push_array(array, 15);
-    auto [first, last] = link(nodes, 25, 30);
-    q.push_batch(first, last, 5);
+    push_range(q, nodes, 10, 25);
+    push_range(q, nodes, 25, 30);
     for (std::size_t i = 30; i < 40; ++i) q.push(&nodes[i]);
     CHECK(q.size() == 40);
     Node* out[7];
     std::size_t next = 0;
-    while (const std::size_t n = q.pop_batch(out, 7)) {
+    const auto take = [&](std::size_t max) {
+      const std::size_t n = q.pop_batch(out, max);
       for (std::size_t k = 0; k < n; ++k) {
         CHECK(out[k] == &nodes[next + k]);
         CHECK(out[k]->next == nullptr);
       }
       next += n;
+      return n;
+    };
+    // Pops free ring slots while the list still holds older nodes: the pushes that follow must
+    // still go behind the list, not into the ring ahead of it.
+    CHECK(take(3) == 3);
+    q.push(&nodes[40]);
+    push_range(q, nodes, 41, 45);
+    CHECK(take(7) == 7);
+    push_range(q, nodes, 45, 50);
+    for (std::size_t i = 50; i < 60; ++i) q.push(&nodes[i]);
+    while (take(7) != 0) {
     }
-    CHECK(next == 40);
+    CHECK(next == 60);
     CHECK(q.empty());
     // Drained: new pushes go to the ring again, and come out in order.
     q.push(&nodes[3]);
-    q.push_array(array, 2);
+    push_range(q, nodes, 10, 12);
     CHECK(q.pop() == &nodes[3]);
     CHECK(q.pop() == &nodes[10]);
     CHECK(q.pop() == &nodes[11]);
@@ -263,8 +260,8 @@ TEST_CASE("InjectionQueue rejects null input and bad ring sizes") {
   Node node;
   CHECK_THROWS_AS(q.push_array(nullptr, 1), std::invalid_argument);
   CHECK_THROWS_AS(q.push(nullptr), std::invalid_argument);
-  CHECK_THROWS_AS(q.push_batch(nullptr, &node, 1), std::invalid_argument);
-  CHECK_THROWS_AS(q.push_batch(&node, nullptr, 1), std::invalid_argument);
+  Node* with_null[2] = {&node, nullptr};
+  CHECK_THROWS_AS(q.push_array(with_null, 2), std::invalid_argument);
   CHECK_THROWS_AS((void)q.pop_batch(nullptr, 1), std::invalid_argument);
   CHECK(q.empty());
 }
