@@ -3,14 +3,19 @@
 // shutdown. Sharded by spawning worker (threads that are not workers share the last shard).
 //
 // The registry holds the scheduler's reference to each task. A task that finishes on the worker
-// that spawned it (the common fork–join case) leaves its shard at once, under a lock only that
-// worker and rare readers take, so its block is freed while still hot in cache. A task that
-// finishes on another worker goes on a list that worker keeps for the task's shard; every
-// kReleaseBatch tasks, and whenever the worker goes idle or stops, it takes that shard's lock
-// once, unlinks the whole batch and lets go of it. So the finishing worker, whose cache holds
-// those blocks, does the unlinking; two workers meet on a shard's lock once per batch, not once
-// per task; and no walk ever visits the live tasks. (Blocks freed on a thread other than the one
-// that allocated them go back through the block cache's depot, a batch at a time.)
+// that spawned it (the common fork–join case) leaves its shard at once, so its block is freed
+// while still hot in cache. A task that finishes on another worker goes on a list that worker
+// keeps for the task's shard; once it holds kReleaseBatch such tasks in all, and whenever it goes
+// idle or stops, the worker takes each shard's lock once, unlinks that shard's batch and lets go
+// of it. So the finishing worker, whose cache holds those blocks, does the unlinking; workers
+// meet on a shard's lock once per batch, not once per task; a worker holds at most
+// kReleaseBatch finished tasks however many workers there are; and no walk ever visits the
+// live tasks. (Blocks freed on a thread other than the one that allocated them go back through
+// the block cache's depot, a batch at a time.)
+//
+// Letting go of a task may free it and so run destructors of user code (its callable's
+// captures): on the worker, outside every lock here, as a task that finishes on the worker
+// that spawned it always has been.
 #include <atomic>
 #include <cstdint>
 #include <memory>
@@ -27,8 +32,7 @@ class TaskRegistry {
  public:
   // `workers` workers, plus one shard for threads that are not workers.
   explicit TaskRegistry(unsigned workers);
-  // Drops the references of whatever is left (every task has finished by then, and every
-  // worker has released its batches).
+  // Every worker has released its batches by then (it does as it stops).
   ~TaskRegistry();
   TaskRegistry(const TaskRegistry&) = delete;
   TaskRegistry& operator=(const TaskRegistry&) = delete;
@@ -55,13 +59,15 @@ class TaskRegistry {
     std::uint64_t next_id = 0;
   };
   // What one worker retired for one other shard and has not let go of yet: a chain through
-  // TaskBlock::next (a finished task is in no run queue), touched by that worker only.
-  struct Batch {
+  // TaskBlock::next (a finished task is in no run queue), touched by that worker only (a line
+  // of its own, so no two workers write the same line).
+  struct alignas(64) Batch {
     TaskBlock* first = nullptr;
     std::size_t count = 0;
   };
   struct alignas(64) WorkerBatches {
     std::unique_ptr<Batch[]> by_shard;
+    std::size_t held = 0;  // in all of them
   };
   void unlink_locked(Shard& s, TaskBlock* task) noexcept;
   void release_batch(Batch& batch, Shard& s) noexcept;

@@ -76,12 +76,16 @@ void Worker::loop() {
       switch_to(next);
       continue;
     }
-    if (scheduler_.stopping() && !scheduler_.has_visible_work()) break;
+    if (scheduler_.stopping() && !scheduler_.has_visible_work()) {
+      // Let go of the finished tasks this worker holds for others before it stops; their
+      // destructors may wake or spawn tasks, which must still run.
+      if (detail::release_retired(scheduler_.owner, index_)) continue;
+      break;
+    }
     WorkerCounters::bump(counters.busy_ns, now_ns() - awake_since);
     sleep();
     awake_since = now_ns();
   }
-  detail::release_retired(scheduler_.owner, index_);
   drop_cached_fibers();
   set_current_worker(nullptr);
 }
@@ -230,9 +234,9 @@ void Worker::sleep() {
     timers_.expire(now);
     return;
   }
-  // Let go of what this worker finished for others (at most a batch per worker). Here, on the
-  // loop's own context: freeing runs user destructors, which may wake tasks, so the loop looks
-  // for work again before it sleeps.
+  // Let go of the finished tasks this worker holds for others (fewer than a batch), so none
+  // waits on a sleeping worker. Freeing may run user destructors, which may wake or spawn
+  // tasks: the loop looks for work again before it sleeps.
   if (detail::release_retired(scheduler_.owner, index_)) return;
   // A burst of ending fibers is over here: give back the stacks still queued for unmapping.
   if (!scheduler_.ended_stacks.empty()) scheduler_.ended_stacks.flush();
