@@ -146,17 +146,15 @@ void Socket::watch_on(sched::Worker& worker) {
   int expected = -1;
   // One registration per fd: its readiness goes to that worker's reactor (a fiber that later
   // runs elsewhere is still woken, through that reactor).
-  if (!slot_->reactor.compare_exchange_strong(expected, static_cast<int>(worker.index()),
-                                              std::memory_order_acq_rel)) {
-    leave();
-    return;
-  }
-  try {
-    worker.reactor().watch(fd_, key_of(slot_->index, generation_));
-  } catch (...) {
-    slot_->reactor.store(-1, std::memory_order_release);
-    leave();
-    throw;
+  if (slot_->reactor.compare_exchange_strong(expected, static_cast<int>(worker.index()),
+                                             std::memory_order_acq_rel)) {
+    try {
+      worker.reactor().watch(fd_, key_of(slot_->index, generation_));
+    } catch (...) {
+      slot_->reactor.store(-1, std::memory_order_release);
+      leave();
+      throw;
+    }
   }
   leave();
 }

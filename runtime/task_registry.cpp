@@ -15,7 +15,8 @@ TaskRegistry::TaskRegistry(unsigned workers)
 TaskRegistry::~TaskRegistry() {
   for (unsigned w = 0; w + 1 < count_; ++w) {
     std::size_t held = 0;
-    for (unsigned shard = 0; shard < count_; ++shard) held += batches_[w].by_shard[shard].count;
+    for (unsigned shard = 0; shard < count_; ++shard)
+      for (TaskBlock* task = batches_[w].by_shard[shard].first; task; task = task->next) ++held;
     // Freeing now could run user destructors after the scheduler is gone: leak instead, and say
     // so (a worker that stops always releases its batches first).
     if (held != 0)
@@ -51,7 +52,6 @@ void TaskRegistry::retire(TaskBlock* task, unsigned worker) noexcept {
     Batch& batch = mine.by_shard[task->reg_shard];
     task->next = batch.first;
     batch.first = task;
-    ++batch.count;
     if (++mine.held >= kReleaseBatch) release_batches(worker);
     return;
   }
@@ -83,7 +83,7 @@ bool TaskRegistry::release_batches(unsigned worker) noexcept {
   if (mine.held == 0) return false;
   mine.held = 0;  // before any destructor runs: one may finish and retire more tasks
   for (unsigned shard = 0; shard < count_; ++shard)
-    if (mine.by_shard[shard].count != 0) release_batch(mine.by_shard[shard], shards_[shard]);
+    if (mine.by_shard[shard].first) release_batch(mine.by_shard[shard], shards_[shard]);
   return true;
 }
 

@@ -42,9 +42,8 @@ class TaskRegistry {
   // The scheduler is done with the task, on `worker`: let go of now if `worker` spawned it,
   // else with the next batch `worker` releases.
   void retire(TaskBlock* task, unsigned worker) noexcept;
-  // Lets go of every task `worker` retired for other shards and still holds. On that worker,
-  // outside any switch: dropping the last reference runs user destructors.
-  // Returns whether there were any.
+  // Lets go of every task `worker` retired for other shards and still holds, on that worker
+  // (dropping the last reference runs user destructors). Returns whether there were any.
   bool release_batches(unsigned worker) noexcept;
   // Tasks not finished yet.
   [[nodiscard]] std::uint64_t live() const noexcept;
@@ -63,7 +62,6 @@ class TaskRegistry {
   // of its own, so no two workers write the same line).
   struct alignas(64) Batch {
     TaskBlock* first = nullptr;
-    std::size_t count = 0;
   };
   struct alignas(64) WorkerBatches {
     std::unique_ptr<Batch[]> by_shard;
