@@ -13,12 +13,14 @@ void sleep_until(TimePoint deadline) {
   detail::TaskBlock* task = sched::fiber_worker("sleep()").current_task();
   const std::uint64_t deadline_ns =
       deadline == TimePoint::max() ? io::kNoDeadline : io::to_ns(deadline);
-  if (deadline_ns <= io::now_ns()) {
+  const std::uint64_t now = io::now_ns();
+  if (deadline_ns <= now) {
     yield_now();
     return;
   }
   sched::Waiter waiter(task);
-  if (io::park_until(waiter, "sleeping", deadline_ns) == sched::WakeReason::cancelled)
+  if (io::park_until(waiter, "sleeping", deadline_ns, sched::Cancellable::yes, now) ==
+      sched::WakeReason::cancelled)
     detail::throw_cancelled(task);
 }
 

@@ -15,10 +15,11 @@ namespace {
                                                     sched::Waiter& waiter, const char* what,
                                                     std::uint64_t deadline_ns,
                                                     std::uint64_t scope_deadline,
-                                                    sched::Cancellable cancellable) {
+                                                    sched::Cancellable cancellable,
+                                                    std::uint64_t now) {
   const std::uint64_t effective = deadline_ns < scope_deadline ? deadline_ns : scope_deadline;
   sched::WakeReason why;
-  if (effective <= now_ns()) {
+  if (effective <= (now != 0 ? now : now_ns())) {
     // Already due. If a waker won first, park() consumes its wake-up (it returns at once).
     if (!waiter.claim(sched::WakeReason::timed_out))
       return sched::park_task(worker, task, waiter, what, cancellable);
@@ -41,7 +42,7 @@ namespace {
 }  // namespace
 
 sched::WakeReason park_until(sched::Waiter& waiter, const char* what, std::uint64_t deadline_ns,
-                             sched::Cancellable cancellable) {
+                             sched::Cancellable cancellable, std::uint64_t now) {
   sched::Worker& worker = sched::fiber_worker(what);
   detail::TaskBlock* task = worker.current_task();
   const std::uint64_t scope_deadline =
@@ -49,7 +50,7 @@ sched::WakeReason park_until(sched::Waiter& waiter, const char* what, std::uint6
   // Most waits have no deadline: no timer, no clock.
   if (deadline_ns == kNoDeadline && scope_deadline == kNoDeadline)
     return sched::park_task(worker, task, waiter, what, cancellable);
-  return park_with_timer(worker, task, waiter, what, deadline_ns, scope_deadline, cancellable);
+  return park_with_timer(worker, task, waiter, what, deadline_ns, scope_deadline, cancellable, now);
 }
 
 }  // namespace weft::io

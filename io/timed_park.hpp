@@ -12,8 +12,10 @@ namespace weft::io {
 // Parks on `waiter` until it is fired or deadline_ns (kNoDeadline: none) passes; then it
 // returns WakeReason::timed_out. If the task's Timeout scope expires first, the scope cancels
 // the task and this returns WakeReason::cancelled. A wait that is not cancellable ignores both
-// cancel() and scopes. Outside a fiber: std::logic_error.
+// cancel() and scopes. Outside a fiber: std::logic_error. `now`: the caller's own clock
+// reading, taken just before (0: none; this reads the clock if there is a deadline).
 sched::WakeReason park_until(sched::Waiter& waiter, const char* what, std::uint64_t deadline_ns,
-                             sched::Cancellable cancellable = sched::Cancellable::yes);
+                             sched::Cancellable cancellable = sched::Cancellable::yes,
+                             std::uint64_t now = 0);
 
 }  // namespace weft::io

@@ -1,7 +1,9 @@
 #include "io/timer_heap.hpp"
 
+#include <algorithm>
 #include <utility>
 
+#include "io/clock.hpp"
 #include "sched/task_block.hpp"
 #include "sched/waiter.hpp"
 
@@ -24,33 +26,45 @@ TimerNode* TimerHeap::allocate() {
 }
 
 TimerNode* TimerHeap::add(std::uint64_t deadline_ns, sched::Waiter& waiter) {
-  if (remote_cancelled_.load(std::memory_order_relaxed) >
-      static_cast<std::int64_t>(64 + heap_.size() / 2))
-    compact();
+  // Compact once cancelled entries outnumber live ones: the heap stays within twice the live
+  // timers, and each compaction's O(n) is paid for by the n/2 cancels before it.
+  const std::int64_t cancelled =
+      cancelled_.load(std::memory_order_relaxed) + static_cast<std::int64_t>(owner_cancelled_);
+  if (cancelled > static_cast<std::int64_t>(64 + count_ / 2)) compact();
+  if (lines_.size() <= (count_ + kSlotOffset) / kArity) lines_.emplace_back();  // may throw
   TimerNode* node = allocate();
-  node->deadline = deadline_ns;
   node->waiter = &waiter;
   node->task = waiter.task();
   node->owner = this;
   node->state.store(TimerNode::armed, std::memory_order_relaxed);
   node->released.store(0, std::memory_order_relaxed);
-  heap_.push_back(node);
-  node->index = heap_.size() - 1;
-  sift_up(node->index);
+  push({deadline_ns, node});
   return node;
 }
 
 void TimerHeap::cancel(TimerNode* node, bool on_owner) noexcept {
   TimerHeap& owner = *node->owner;
+  if (on_owner) {
+    // Only this thread fires, drops or frees the node: plain steps suffice.
+    if (node->state.load(std::memory_order_relaxed) == TimerNode::armed) {
+      // The entry stays in the heap (or in expire()'s batch) until the owner drops it.
+      node->state.store(TimerNode::cancelled_here, std::memory_order_relaxed);
+      node->released.store(TimerNode::kWaiterDone, std::memory_order_relaxed);
+      ++owner.owner_cancelled_;
+      return;
+    }
+    // Fired: expire() let go of it already, on this thread.
+    if (node->released.load(std::memory_order_relaxed) == TimerNode::kLeftHeap)
+      owner.recycle_here(node);
+    else
+      owner.release(node, TimerNode::kWaiterDone);
+    return;
+  }
   std::uint8_t state = TimerNode::armed;
   // acq_rel: pairs with expire()'s CAS; exactly one of them owns the waiter.
   if (node->state.compare_exchange_strong(state, TimerNode::cancelled, std::memory_order_acq_rel)) {
-    if (on_owner && node->index != TimerNode::kOutOfHeap) {
-      owner.remove_at(node->index);
-      owner.recycle(node);
-      return;
-    }
-    owner.remote_cancelled_.fetch_add(1, std::memory_order_relaxed);
+    // The entry stays in the heap until it reaches the top or the heap compacts.
+    owner.cancelled_.fetch_add(1, std::memory_order_relaxed);
     owner.release(node, TimerNode::kWaiterDone);
     return;
   }
@@ -78,24 +92,25 @@ void TimerHeap::recycle(TimerNode* node) noexcept {
 std::size_t TimerHeap::expire(std::uint64_t now_ns) noexcept {
   std::size_t fired = 0;
   TimerNode* batch[kExpireBatch];
-  while (!heap_.empty() && heap_.front()->deadline <= now_ns) {
-    // Take up to a batch of due timers out of the heap, announcing the waiter and task each
-    // will touch; the misses (waiters sit on the stacks of fibers parked for milliseconds)
-    // then overlap with the sifting instead of stalling one fire after another. A node taken
-    // out stays armed until fired below: a cancel meanwhile finds it armed and wins as a
-    // remote cancel does (firing only queues tasks, so none should come from this thread, but
-    // kOutOfHeap keeps one from unlinking a node that is no longer in the heap).
+  while (count_ != 0 && slot(0).deadline <= now_ns) {
+    // Take up to a batch of due timers out of the heap, announcing each node, then the waiter
+    // and task each will touch; the misses (waiters sit on the stacks of fibers parked for
+    // milliseconds) then overlap with the sifting instead of stalling one fire after another.
+    // A node taken out stays armed until fired below: a cancel meanwhile (from any thread)
+    // finds it armed and wins, as it would in the heap.
     std::size_t taken = 0;
     do {
-      TimerNode* node = heap_.front();
-      remove_at(0);
-      node->index = TimerNode::kOutOfHeap;
+      TimerNode* node = pop_top();
+      __builtin_prefetch(node, 1);
+      batch[taken++] = node;
+    } while (taken < kExpireBatch && count_ != 0 && slot(0).deadline <= now_ns);
+    for (std::size_t i = 0; i < taken; ++i) {
+      TimerNode* node = batch[i];
       if (node->state.load(std::memory_order_relaxed) == TimerNode::armed) {
         node->waiter->prefetch_for_fire();
         if (node->task) __builtin_prefetch(&node->task->wake_state, 1);
       }
-      batch[taken++] = node;
-    } while (taken < kExpireBatch && !heap_.empty() && heap_.front()->deadline <= now_ns);
+    }
     for (std::size_t i = 0; i < taken; ++i) {
       TimerNode* node = batch[i];
       std::uint8_t state = TimerNode::armed;
@@ -104,72 +119,102 @@ std::size_t TimerHeap::expire(std::uint64_t now_ns) noexcept {
         node->waiter->fire(sched::WakeReason::timed_out);
         node->state.store(TimerNode::fired, std::memory_order_release);
         ++fired;
+        release(node, TimerNode::kLeftHeap);
       } else {
-        remote_cancelled_.fetch_sub(1, std::memory_order_relaxed);
+        drop_cancelled(node, state);
       }
-      release(node, TimerNode::kLeftHeap);
     }
   }
   return fired;
 }
 
-std::uint64_t TimerHeap::next_deadline() const noexcept {
-  return heap_.empty() ? UINT64_MAX : heap_.front()->deadline;
+std::uint64_t TimerHeap::next_deadline() noexcept {
+  while (count_ != 0) {
+    const Entry& top = slot(0);
+    const std::uint8_t state = top.node->state.load(std::memory_order_relaxed);
+    if (state != TimerNode::cancelled && state != TimerNode::cancelled_here) return top.deadline;
+    drop_cancelled(pop_top(), state);
+  }
+  return kNoDeadline;
 }
 
-void TimerHeap::remove_at(std::size_t index) noexcept {
-  TimerNode* last = heap_.back();
-  heap_.pop_back();
-  if (index == heap_.size()) return;  // it was the last one
-  place(index, last);
-  if (index > 0 && last->deadline < heap_[(index - 1) / kArity]->deadline)
-    sift_up(index);
-  else
-    sift_down(index);
+void TimerHeap::drop_cancelled(TimerNode* node, std::uint8_t state) noexcept {
+  if (state == TimerNode::cancelled_here) {
+    --owner_cancelled_;
+    recycle_here(node);  // its fiber let go of it on this thread
+    return;
+  }
+  cancelled_.fetch_sub(1, std::memory_order_relaxed);
+  // acquire (in release()): the canceller is done with the node before it is recycled.
+  release(node, TimerNode::kLeftHeap);
 }
 
-void TimerHeap::sift_up(std::size_t index) noexcept {
-  TimerNode* node = heap_[index];
+std::size_t TimerHeap::size() const noexcept {
+  const std::int64_t remote = cancelled_.load(std::memory_order_relaxed);
+  const std::size_t dead = owner_cancelled_ + (remote > 0 ? static_cast<std::size_t>(remote) : 0);
+  return dead >= count_ ? 0 : count_ - dead;
+}
+
+void TimerHeap::push(Entry entry) {
+  // add() made room for slot count_.
+  sift_up(count_++, entry);
+}
+
+TimerNode* TimerHeap::pop_top() noexcept {
+  TimerNode* top = slot(0).node;
+  const Entry last = slot(--count_);
+  if (count_ != 0) sift_down(0, last);
+  return top;
+}
+
+void TimerHeap::sift_up(std::size_t index, Entry entry) noexcept {
   while (index > 0) {
     const std::size_t parent = (index - 1) / kArity;
-    if (heap_[parent]->deadline <= node->deadline) break;
-    place(index, heap_[parent]);
+    const Entry& above = slot(parent);
+    if (above.deadline <= entry.deadline) break;
+    slot(index) = above;
     index = parent;
   }
-  place(index, node);
+  slot(index) = entry;
 }
 
-void TimerHeap::sift_down(std::size_t index) noexcept {
-  TimerNode* node = heap_[index];
-  const std::size_t size = heap_.size();
+void TimerHeap::sift_down(std::size_t index, Entry entry) noexcept {
   for (;;) {
     const std::size_t first = index * kArity + 1;
-    if (first >= size) break;
-    std::size_t best = first;
-    for (std::size_t c = first + 1; c < first + kArity && c < size; ++c)
-      if (heap_[c]->deadline < heap_[best]->deadline) best = c;
-    if (heap_[best]->deadline >= node->deadline) break;
-    place(index, heap_[best]);
-    index = best;
+    if (first >= count_) break;
+    // The children of `index` are line index + 1; theirs are the four lines from
+    // first + 1: announce them while this level is compared.
+    if (first + 1 < lines_.size()) {
+      const auto* next = reinterpret_cast<const char*>(&lines_[first + 1]);
+      for (std::size_t k = 0; k < kArity && first + 1 + k < lines_.size(); ++k)
+        __builtin_prefetch(next + k * sizeof(EntryLine));
+    }
+    const Entry* children = lines_[index + 1].at;
+    const std::size_t n = std::min(kArity, count_ - first);
+    std::size_t best = 0;
+    for (std::size_t c = 1; c < n; ++c)
+      if (children[c].deadline < children[best].deadline) best = c;
+    if (children[best].deadline >= entry.deadline) break;
+    slot(index) = children[best];
+    index = first + best;
   }
-  place(index, node);
+  slot(index) = entry;
 }
 
 void TimerHeap::compact() noexcept {
   std::size_t kept = 0;
-  std::size_t dropped = 0;
-  for (TimerNode* node : heap_) {
-    if (node->state.load(std::memory_order_acquire) == TimerNode::cancelled) {
-      release(node, TimerNode::kLeftHeap);
-      ++dropped;
-    } else {
-      heap_[kept++] = node;
-    }
+  for (std::size_t i = 0; i < count_; ++i) {
+    const Entry entry = slot(i);
+    const std::uint8_t state = entry.node->state.load(std::memory_order_relaxed);
+    if (state == TimerNode::cancelled || state == TimerNode::cancelled_here)
+      drop_cancelled(entry.node, state);
+    else
+      slot(kept++) = entry;
   }
-  heap_.resize(kept);
-  remote_cancelled_.fetch_sub(static_cast<std::int64_t>(dropped), std::memory_order_relaxed);
-  for (std::size_t i = 0; i < kept; ++i) heap_[i]->index = i;
-  for (std::size_t i = kept; i-- > 0;) sift_down(i);
+  count_ = kept;
+  // Floyd's heap construction: sift each parent down, the last first.
+  for (std::size_t i = kept / kArity + 1; i-- > 0;)
+    if (i < kept) sift_down(i, slot(i));
 }
 
 }  // namespace weft::io

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <map>
 #include <random>
 #include <thread>
 #include <vector>
@@ -49,6 +50,91 @@ TEST_CASE("timer heap: expires in deadline order, never early, and removes cance
       weft::io::TimerHeap::cancel(nodes[i], true);  // the fiber's own clean-up after waking
     }
   }
+}
+
+TEST_CASE("timer heap: a cancelled timer wakes no one, and cancelled entries stay bounded") {
+  weft::io::TimerHeap heap;
+  weft::sched::Waiter early(nullptr);
+  weft::sched::Waiter late(nullptr);
+  weft::io::TimerNode* early_node = heap.add(10, early);
+  weft::io::TimerNode* late_node = heap.add(1000, late);
+  weft::io::TimerHeap::cancel(early_node, true);
+  CHECK(heap.size() == 1);
+  // The worker sleeps until the next live deadline, not the cancelled one.
+  CHECK(heap.next_deadline() == 1000);
+  CHECK(heap.entries() == 1);
+  CHECK(heap.expire(999) == 0);
+  CHECK(early.reason() == weft::sched::WakeReason::armed);
+
+  // A server's timed reads: each adds a far timer and cancels it when its data comes. The
+  // cancelled entries are dropped long before their deadlines.
+  std::vector<std::unique_ptr<weft::sched::Waiter>> live;
+  std::vector<weft::io::TimerNode*> live_nodes;
+  for (int i = 0; i < 10; ++i) {
+    live.push_back(std::make_unique<weft::sched::Waiter>(nullptr));
+    live_nodes.push_back(heap.add(2'000'000 + static_cast<std::uint64_t>(i), *live.back()));
+  }
+  std::size_t most = 0;
+  for (int i = 0; i < 100'000; ++i) {
+    weft::sched::Waiter reader(nullptr);
+    weft::io::TimerNode* node = heap.add(1'000'000'000 + static_cast<std::uint64_t>(i), reader);
+    weft::io::TimerHeap::cancel(node, i % 2 == 0);  // as if the reader woke here or elsewhere
+    most = std::max(most, heap.entries());
+  }
+  CHECK(most <= 2 * 11 + 130);
+  CHECK(heap.size() == 11);
+  CHECK(heap.expire(1000) == 1);
+  CHECK(late.reason() == weft::sched::WakeReason::timed_out);
+  weft::io::TimerHeap::cancel(late_node, true);
+  CHECK(heap.expire(3'000'000) == 10);
+  for (auto* node : live_nodes) weft::io::TimerHeap::cancel(node, true);
+  CHECK(heap.next_deadline() == weft::io::kNoDeadline);
+}
+
+TEST_CASE("timer heap: random adds, cancels and expiries match a sorted model") {
+  // About ten thousand entries at once: seven levels of the 4-ary layout.
+  weft::io::TimerHeap heap;
+  std::mt19937_64 rng(7);
+  struct Armed {
+    std::unique_ptr<weft::sched::Waiter> waiter;
+    weft::io::TimerNode* node;
+  };
+  std::multimap<std::uint64_t, Armed> armed;  // by deadline
+  std::uint64_t now = 0;
+  std::size_t most = 0;
+  for (int step = 0; step < 200'000; ++step) {
+    const auto op = rng() % 10;
+    if (op < 6 || armed.empty()) {
+      auto waiter = std::make_unique<weft::sched::Waiter>(nullptr);
+      const std::uint64_t deadline = now + 1 + rng() % 2'000'000;
+      weft::io::TimerNode* node = heap.add(deadline, *waiter);
+      armed.emplace(deadline, Armed{std::move(waiter), node});
+    } else if (op < 8) {
+      auto it = armed.lower_bound(now + rng() % 2'000'000);
+      if (it == armed.end()) it = armed.begin();
+      weft::io::TimerHeap::cancel(it->second.node, rng() % 2 == 0);
+      CHECK(it->second.waiter->reason() == weft::sched::WakeReason::armed);
+      armed.erase(it);
+    } else {
+      now += rng() % 400;
+      const std::size_t fired = heap.expire(now);
+      // Exactly the timers due by now fired (a fire beyond them would make `fired` larger).
+      std::size_t due = 0;
+      while (!armed.empty() && armed.begin()->first <= now) {
+        auto it = armed.begin();
+        CHECK(it->second.waiter->reason() == weft::sched::WakeReason::timed_out);
+        weft::io::TimerHeap::cancel(it->second.node, rng() % 2 == 0);
+        armed.erase(it);
+        ++due;
+      }
+      REQUIRE(fired == due);
+      CHECK(heap.size() == armed.size());
+      CHECK(heap.next_deadline() == (armed.empty() ? weft::io::kNoDeadline : armed.begin()->first));
+    }
+    most = std::max(most, armed.size());
+  }
+  CHECK(most > 5'000);
+  for (auto& [deadline, timer] : armed) weft::io::TimerHeap::cancel(timer.node, true);
 }
 
 TEST_CASE("timer heap: timers cancelled from another thread are dropped by their owner") {
