@@ -4,6 +4,8 @@
 #include <mutex>
 #include <new>
 
+#include "sync/spin_lock.hpp"
+
 namespace weft::sched {
 namespace {
 
@@ -23,18 +25,20 @@ struct FreeBlock {
 class Depot {
  public:
   bool put(unsigned cls, FreeBlock* batch) noexcept {
-    std::lock_guard guard(mutex_);
+    std::lock_guard guard(lock_);
     if (count_[cls] == kDepotBatches) return false;
     batches_[cls][count_[cls]++] = batch;
     return true;
   }
   FreeBlock* take(unsigned cls) noexcept {
-    std::lock_guard guard(mutex_);
+    std::lock_guard guard(lock_);
     return count_[cls] ? batches_[cls][--count_[cls]] : nullptr;
   }
 
  private:
-  std::mutex mutex_;  // guards batches_ and count_
+  // Guards batches_ and count_. Workers trade batches here: a spin lock for the reason
+  // InjectionQueue's is one (a worker asleep in futex() halts its vCPU).
+  sync::SpinLock lock_;
   FreeBlock* batches_[kClasses][kDepotBatches] = {};
   std::size_t count_[kClasses] = {};
 };

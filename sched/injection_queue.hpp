@@ -2,7 +2,7 @@
 // The global injection queue: work submitted by threads that are not workers, and the overflow
 // a worker spills when its StealableQueue is full. Any thread pushes, any worker pops (MPMC).
 //
-// A ring of node pointers, guarded by one mutex, that doubles when full (up to `max_ring`
+// A ring of node pointers, guarded by one spin lock, that doubles when full (up to `max_ring`
 // slots), with an intrusive singly linked list through each node's `Next` member behind it for
 // what the ring cannot take (it may not grow: out of memory, or at its limit), so pushing never
 // fails. A ring, not only a list: a worker taking a batch reads the pointers from a few
@@ -24,6 +24,8 @@
 #include <mutex>
 #include <new>
 #include <stdexcept>
+
+#include "sync/spin_lock.hpp"
 
 namespace weft::sched {
 
@@ -52,7 +54,7 @@ class InjectionQueue {
   // overwritten if it goes into the list.
   void push(Node* node) {
     if (node == nullptr) throw std::invalid_argument("InjectionQueue::push: null node");
-    const std::lock_guard lock(mutex_);
+    const std::lock_guard lock(lock_);
     if (room_locked(1)) {
       put_locked(node);
     } else {
@@ -67,7 +69,7 @@ class InjectionQueue {
     if (n == 0) return;
     if (nodes == nullptr || std::find(nodes, nodes + n, nullptr) != nodes + n)
       throw std::invalid_argument("InjectionQueue::push_array: null array or node");
-    const std::lock_guard lock(mutex_);
+    const std::lock_guard lock(lock_);
     if (room_locked(n)) {
       for (std::size_t i = 0; i < n; ++i) put_locked(nodes[i]);
     } else {
@@ -90,7 +92,7 @@ class InjectionQueue {
   [[nodiscard]] std::size_t pop_batch(Node** out, std::size_t max) {
     if (max == 0) return 0;
     if (out == nullptr) throw std::invalid_argument("InjectionQueue::pop_batch: null output");
-    const std::lock_guard lock(mutex_);
+    const std::lock_guard lock(lock_);
     std::size_t n = std::min(max, in_ring_);
     for (std::size_t i = 0; i < n; ++i) out[i] = ring_[(head_ + i) & (capacity_ - 1)];
     head_ = (head_ + n) & (capacity_ - 1);
@@ -172,7 +174,7 @@ class InjectionQueue {
     in_list_ += n;
   }
   void publish_locked() noexcept {
-    // seq_cst: see size(). The nodes themselves are published by the mutex, not by this store.
+    // seq_cst: see size(). The nodes themselves are published by the lock, not by this store.
     length_.store(in_ring_ + in_list_, std::memory_order_seq_cst);
   }
 
@@ -180,8 +182,10 @@ class InjectionQueue {
 
   const std::size_t initial_ring_;
   const std::size_t max_ring_;
-  std::mutex mutex_;
-  // Guarded by mutex_: the ring (capacity_ slots, in_ring_ of them used from head_ on) and the
+  // A spin lock, not a mutex: its sections are a few dozen instructions, and a worker that
+  // sleeps in futex() for one halts its vCPU, whose wake-up a busy host may delay by milliseconds.
+  sync::SpinLock lock_;
+  // Guarded by lock_: the ring (capacity_ slots, in_ring_ of them used from head_ on) and the
   // list behind it.
   std::unique_ptr<Node*[]> ring_;
   std::size_t capacity_ = 0;

@@ -92,7 +92,7 @@ bool Scheduler::has_visible_work() const noexcept {
 Fiber* Scheduler::take_fiber_batch(std::size_t max, std::size_t& taken) noexcept {
   Fiber* first = nullptr;
   taken = 0;
-  std::lock_guard guard(shared_mutex_);
+  std::lock_guard guard(shared_lock_);
   while (taken < max && !shared_fibers_.empty()) {
     Fiber* fiber = shared_fibers_.back();
     shared_fibers_.pop_back();
@@ -105,7 +105,7 @@ Fiber* Scheduler::take_fiber_batch(std::size_t max, std::size_t& taken) noexcept
 
 void Scheduler::give_fiber_batch(Fiber* first, SwitchSide& caller) noexcept {
   {
-    std::lock_guard guard(shared_mutex_);
+    std::lock_guard guard(shared_lock_);
     while (first && shared_fibers_.size() < config.stack_cache) {
       shared_fibers_.push_back(first);
       first = first->next_idle;
@@ -144,7 +144,7 @@ std::uint64_t Scheduler::live_fibers() const noexcept {
 std::uint64_t Scheduler::cached_fibers() const noexcept {
   std::uint64_t total = 0;
   for (const auto& worker : workers) total += worker->cached_fibers();
-  std::lock_guard guard(shared_mutex_);
+  std::lock_guard guard(shared_lock_);
   return total + shared_fibers_.size();
 }
 

@@ -16,6 +16,7 @@
 #include "sched/steal_policy.hpp"
 #include "sched/task_block.hpp"
 #include "sched/worker.hpp"
+#include "sync/spin_lock.hpp"
 
 namespace weft::detail {
 class RuntimeCore;
@@ -75,7 +76,8 @@ class Scheduler {
   std::atomic<bool> stopping_{false};
   std::atomic<std::uint64_t> fibers_created_{0};
   std::atomic<std::uint64_t> fibers_destroyed_{0};
-  mutable std::mutex shared_mutex_;  // guards shared_fibers_
+  // Guards shared_fibers_. A spin lock for the reason InjectionQueue's is one.
+  mutable sync::SpinLock shared_lock_;
   std::vector<Fiber*> shared_fibers_;
 };
 
