@@ -95,6 +95,8 @@ class Worker {
   static constexpr std::size_t kFiberBatch = 64;
   // Every this many ticks new spawns go before the FIFO, so endless yielding cannot starve them.
   static constexpr unsigned kSpawnsFirstInterval = 31;
+  // An idle worker whose next timer is due within this long waits for it awake (sleep()).
+  static constexpr std::uint64_t kTimerSpinNs = 100'000;
   // Every this many ticks a busy worker collects I/O readiness and expired timers (tokio's
   // event_interval).
   static constexpr unsigned kEventInterval = 61;

@@ -14,7 +14,9 @@
 #include "io/clock.hpp"
 #include "io/timer_heap.hpp"
 #include "runtime_fixture.hpp"
+#include "sched/current.hpp"
 #include "sched/waiter.hpp"
+#include "sched/worker.hpp"
 
 using namespace std::chrono_literals;
 
@@ -235,6 +237,26 @@ TEST_CASE("timer heap: a fire that cancels a timer of the same batch leaves the 
   for (const auto& waiter : later) CHECK(waiter->reason() == weft::sched::WakeReason::timed_out);
   for (auto* node : fired_nodes) weft::io::TimerHeap::cancel(node, true);
   node_to_cancel = nullptr;
+}
+
+TEST_CASE("sleep: a worker waits awake for a timer due within 100 us, without parking") {
+  // Parking for a few microseconds costs a wake-up of a halted vCPU, and the woken worker may
+  // land on a busy CPU: an idle worker whose next timer is that close polls instead.
+  const std::uint64_t parks = weft::run(weft_test::config_with(1), [] {
+    weft::sched::Worker& worker = *weft::sched::current_worker();
+    const std::uint64_t before = worker.counters.parks.load(std::memory_order_relaxed);
+    for (int i = 0; i < 200; ++i) weft::sleep(20us);
+    return worker.counters.parks.load(std::memory_order_relaxed) - before;
+  });
+  CHECK(parks < 20);
+  // A farther timer still parks the worker (an idle runtime does not spin).
+  const std::uint64_t far_parks = weft::run(weft_test::config_with(1), [] {
+    weft::sched::Worker& worker = *weft::sched::current_worker();
+    const std::uint64_t before = worker.counters.parks.load(std::memory_order_relaxed);
+    for (int i = 0; i < 5; ++i) weft::sleep(2ms);
+    return worker.counters.parks.load(std::memory_order_relaxed) - before;
+  });
+  CHECK(far_parks >= 5);
 }
 
 TEST_CASE("sleep: never early, and about as long as asked") {
