@@ -27,7 +27,7 @@ TimerNode* TimerHeap::allocate() {
 
 TimerNode* TimerHeap::add(std::uint64_t deadline_ns, sched::Waiter& waiter) {
   // Compact once cancelled entries outnumber live ones: the heap stays within twice the live
-  // timers, and each compaction's O(n) is paid for by the n/2 cancels before it.
+  // timers plus 128, and each compaction's O(n) is paid for by the n/2 cancels before it.
   const std::int64_t cancelled =
       cancelled_.load(std::memory_order_relaxed) + static_cast<std::int64_t>(owner_cancelled_);
   if (cancelled > static_cast<std::int64_t>(64 + count_ / 2)) compact();
@@ -184,11 +184,8 @@ void TimerHeap::sift_down(std::size_t index, Entry entry) noexcept {
     if (first >= count_) break;
     // The children of `index` are line index + 1; theirs are the four lines from
     // first + 1: announce them while this level is compared.
-    if (first + 1 < lines_.size()) {
-      const auto* next = reinterpret_cast<const char*>(&lines_[first + 1]);
-      for (std::size_t k = 0; k < kArity && first + 1 + k < lines_.size(); ++k)
-        __builtin_prefetch(next + k * sizeof(EntryLine));
-    }
+    for (std::size_t k = 0; k < kArity && first + 1 + k < lines_.size(); ++k)
+      __builtin_prefetch(&lines_[first + 1 + k]);
     const Entry* children = lines_[index + 1].at;
     const std::size_t n = std::min(kArity, count_ - first);
     std::size_t best = 0;

@@ -74,6 +74,8 @@ class TimerHeap {
   [[nodiscard]] std::size_t size() const noexcept;
   // Entries in the heap, cancelled ones not yet dropped included.
   [[nodiscard]] std::size_t entries() const noexcept { return count_; }
+  // Nodes this heap has ever made (they are reused, never freed before the heap): a leak check.
+  [[nodiscard]] std::size_t nodes_made() const noexcept { return chunks_.size() * kChunk; }
 
  private:
   static constexpr std::size_t kArity = 4;

@@ -24,6 +24,7 @@
 #include <mutex>
 #include <new>
 #include <stdexcept>
+#include <utility>
 
 #include "sync/spin_lock.hpp"
 
@@ -54,8 +55,9 @@ class InjectionQueue {
   // overwritten if it goes into the list.
   void push(Node* node) {
     if (node == nullptr) throw std::invalid_argument("InjectionQueue::push: null node");
+    std::unique_ptr<Node*[]> old_ring;  // freed once the lock is let go (declared before it)
     const std::lock_guard lock(lock_);
-    if (room_locked(1)) {
+    if (room_locked(1, old_ring)) {
       put_locked(node);
     } else {
       node->*Next = nullptr;
@@ -69,8 +71,9 @@ class InjectionQueue {
     if (n == 0) return;
     if (nodes == nullptr || std::find(nodes, nodes + n, nullptr) != nodes + n)
       throw std::invalid_argument("InjectionQueue::push_array: null array or node");
+    std::unique_ptr<Node*[]> old_ring;  // freed once the lock is let go (declared before it)
     const std::lock_guard lock(lock_);
-    if (room_locked(n)) {
+    if (room_locked(n, old_ring)) {
       for (std::size_t i = 0; i < n; ++i) put_locked(nodes[i]);
     } else {
       for (std::size_t i = 0; i + 1 < n; ++i) nodes[i]->*Next = nodes[i + 1];
@@ -92,6 +95,7 @@ class InjectionQueue {
   [[nodiscard]] std::size_t pop_batch(Node** out, std::size_t max) {
     if (max == 0) return 0;
     if (out == nullptr) throw std::invalid_argument("InjectionQueue::pop_batch: null output");
+    std::unique_ptr<Node*[]> old_ring;  // freed once the lock is let go (declared before it)
     const std::lock_guard lock(lock_);
     std::size_t n = std::min(max, in_ring_);
     for (std::size_t i = 0; i < n; ++i) out[i] = ring_[(head_ + i) & (capacity_ - 1)];
@@ -108,7 +112,7 @@ class InjectionQueue {
     if (in_ring_ == 0) {
       head_ = 0;
       // A burst is over: give back a ring that grew far beyond its usual size.
-      if (capacity_ > kShrinkAbove && capacity_ > initial_ring_) shrink_locked();
+      if (capacity_ > kShrinkAbove && capacity_ > initial_ring_) shrink_locked(old_ring);
     }
     if (n != 0) publish_locked();
     return n;
@@ -137,16 +141,19 @@ class InjectionQueue {
   }
 
   // Whether n more nodes can go into the ring, growing it if need be. Never while the list
-  // holds anything (FIFO: the list's nodes are older than the new ones).
-  bool room_locked(std::size_t n) noexcept {
+  // holds anything (FIFO: the list's nodes are older than the new ones). A ring that is
+  // replaced goes to `old_ring`, for the caller to free after it lets go of the lock (a large
+  // one is unmapped, a TLB shootdown that others would spin through). Growing itself happens
+  // under the lock, once per doubling.
+  bool room_locked(std::size_t n, std::unique_ptr<Node*[]>& old_ring) noexcept {
     if (list_head_ != nullptr) return false;
     if (in_ring_ + n <= capacity_) return true;
     std::size_t grown = capacity_;
     while (grown < in_ring_ + n && grown < max_ring_) grown *= 2;
     if (grown < in_ring_ + n) return false;
-    return resize_locked(grown);
+    return resize_locked(grown, old_ring);
   }
-  bool resize_locked(std::size_t capacity) noexcept {
+  bool resize_locked(std::size_t capacity, std::unique_ptr<Node*[]>& old_ring) noexcept {
     std::unique_ptr<Node*[]> ring;
     try {
       ring = std::make_unique_for_overwrite<Node*[]>(capacity);
@@ -154,12 +161,15 @@ class InjectionQueue {
       return false;
     }
     for (std::size_t i = 0; i < in_ring_; ++i) ring[i] = ring_[(head_ + i) & (capacity_ - 1)];
-    ring_ = std::move(ring);
+    old_ring = std::exchange(ring_, std::move(ring));
     capacity_ = capacity;
     head_ = 0;
     return true;
   }
-  void shrink_locked() noexcept { resize_locked(initial_ring_); }  // keeps the big one if it fails
+  // Keeps the big ring if the small one cannot be had.
+  void shrink_locked(std::unique_ptr<Node*[]>& old_ring) noexcept {
+    resize_locked(initial_ring_, old_ring);
+  }
   void put_locked(Node* node) noexcept {
     ring_[(head_ + in_ring_) & (capacity_ - 1)] = node;
     ++in_ring_;

@@ -234,20 +234,22 @@ void Worker::sleep() {
     timers_.expire(now);
     return;
   }
-  // A timer due within the spin window is waited for awake: the loop looks for work again and
-  // comes back here. Parking would cost a wake-up of a halted vCPU (tens of µs on a VM), and
-  // a worker woken by another lands on the waker's CPU, where it may preempt that worker for
-  // a whole scheduler tick (4 ms) while the other CPU stays idle.
-  if (next_timer - now <= kTimerSpinNs) {
-    __builtin_ia32_pause();
-    return;
-  }
   // Let go of the finished tasks this worker holds for others (fewer than a batch), so none
   // waits on a sleeping worker. Freeing may run user destructors, which may wake or spawn
   // tasks: the loop looks for work again before it sleeps.
   if (detail::release_retired(scheduler_.owner, index_)) return;
   // A burst of ending fibers is over here: give back the stacks still queued for unmapping.
   if (!scheduler_.ended_stacks.empty()) scheduler_.ended_stacks.flush();
+  // A timer due within the spin window is waited for awake: the loop looks for work again and
+  // comes back here. Parking would cost a wake-up of a halted vCPU (tens of µs on a VM), and
+  // a worker woken by another lands on the waker's CPU, where it may preempt that worker for
+  // a whole scheduler tick (4 ms) while the other CPU stays idle. I/O is polled on each pass,
+  // as a park would have seen it at once.
+  if (next_timer - now <= kTimerSpinNs) {
+    if (reactor_->watching()) reactor_->poll(0);
+    __builtin_ia32_pause();
+    return;
+  }
   auto& idle = scheduler_.idle;
   idle.announce_sleep(index_, std::exchange(searching_, false));
   if (scheduler_.has_visible_work() || scheduler_.stopping()) {
