@@ -3,6 +3,7 @@
 #include <atomic>
 #include <mutex>
 #include <new>
+#include <utility>
 
 #include "sync/spin_lock.hpp"
 
@@ -11,9 +12,10 @@ namespace {
 
 constexpr std::size_t kGranule = 64;
 constexpr unsigned kClasses = 16;  // 64 .. 1024 bytes
-// A thread keeps up to two batches per class at hand and trades whole batches with the depot,
-// so a producer thread (that allocates) and a consumer thread (that frees) meet there once per
-// batch instead of in malloc's arena locks once per block.
+// A thread keeps up to two batches per class at hand (the list it takes from and gives to, and a
+// full spare) and trades whole batches with the depot, so a producer thread (that allocates) and
+// a consumer thread (that frees) meet there once per batch instead of in malloc's arena locks
+// once per block. No batch is ever walked to split it: each block in it is a cache miss.
 constexpr std::size_t kBatch = 128;
 // Per class; beyond that memory goes back to malloc. 1024 batches keep the blocks of a burst of
 // 100,000 tasks (the timers bench): handing them to malloc and back made each round grow and
@@ -87,7 +89,10 @@ class ThreadCache {
     r.head = &link_;
   }
   ~ThreadCache() {
-    for (unsigned cls = 0; cls < kClasses; ++cls) free_batch(heads_[cls]);
+    for (unsigned cls = 0; cls < kClasses; ++cls) {
+      free_batch(heads_[cls]);
+      free_batch(spares_[cls]);
+    }
     auto& r = registry();
     std::lock_guard guard(r.mutex);
     r.retired += link_.live.load(std::memory_order_relaxed);
@@ -102,7 +107,8 @@ class ThreadCache {
 
   void* take(unsigned cls) noexcept {
     if (!heads_[cls]) {
-      heads_[cls] = registry().depot.take(cls);
+      heads_[cls] =
+          spares_[cls] ? std::exchange(spares_[cls], nullptr) : registry().depot.take(cls);
       if (!heads_[cls]) return nullptr;
       counts_[cls] = kBatch;
     }
@@ -118,14 +124,12 @@ class ThreadCache {
     auto* block = static_cast<FreeBlock*>(memory);
     block->next = heads_[cls];
     heads_[cls] = block;
-    if (++counts_[cls] < 2 * kBatch) return;
-    // Keep one batch, hand the other (the older blocks, behind the first kBatch) over.
-    FreeBlock* last = heads_[cls];
-    for (std::size_t i = 1; i < kBatch; ++i) last = last->next;
-    FreeBlock* batch = last->next;
-    last->next = nullptr;
-    counts_[cls] = kBatch;
-    if (!registry().depot.put(cls, batch)) free_batch(batch);
+    if (++counts_[cls] < kBatch) return;
+    // A full batch becomes the spare; the spare before it goes to the depot whole.
+    if (FreeBlock* batch = std::exchange(spares_[cls], heads_[cls]))
+      if (!registry().depot.put(cls, batch)) free_batch(batch);
+    heads_[cls] = nullptr;
+    counts_[cls] = 0;
   }
   void count(std::int64_t delta) noexcept {
     link_.live.store(link_.live.load(std::memory_order_relaxed) + delta, std::memory_order_relaxed);
@@ -133,7 +137,8 @@ class ThreadCache {
 
  private:
   FreeBlock* heads_[kClasses] = {};
-  std::size_t counts_[kClasses] = {};
+  std::size_t counts_[kClasses] = {};  // blocks in heads_ (fewer than kBatch)
+  FreeBlock* spares_[kClasses] = {};   // a full batch each, or nullptr
   ThreadCacheLink link_;
 };
 

@@ -31,6 +31,8 @@ SwitchSide thread_switch_side() noexcept {
 Scheduler::Scheduler(const Config& cfg, detail::RuntimeCore& runtime)
     : config(cfg), owner(runtime), idle(cfg.workers), policy(make_random_half_policy(cfg)) {
   workers.reserve(cfg.workers);
+  // Workers give whole batches: this many fit the budget (give_fiber_batch never grows it).
+  shared_batches_.reserve(cfg.stack_cache / Worker::kFiberBatch + 1);
   Backend backend = cfg.backend;
   for (unsigned i = 0; i < cfg.workers; ++i) {
     std::string warning;
@@ -46,10 +48,9 @@ Scheduler::Scheduler(const Config& cfg, detail::RuntimeCore& runtime)
 Scheduler::~Scheduler() {
   stop();
   SwitchSide here = thread_switch_side();
-  Fiber* first = nullptr;
-  for (Fiber* fiber : shared_fibers_) fiber->next_idle = std::exchange(first, fiber);
-  shared_fibers_.clear();
-  destroy_fibers(first, here);
+  for (const FiberBatch& batch : shared_batches_) destroy_fibers(batch.first, here);
+  shared_batches_.clear();
+  shared_count_ = 0;
   ended_stacks.drain();
 }
 
@@ -89,26 +90,27 @@ bool Scheduler::has_visible_work() const noexcept {
   return false;
 }
 
-Fiber* Scheduler::take_fiber_batch(std::size_t max, std::size_t& taken) noexcept {
-  Fiber* first = nullptr;
-  taken = 0;
+Fiber* Scheduler::take_fiber_batch(std::size_t& taken) noexcept {
   std::lock_guard guard(shared_lock_);
-  while (taken < max && !shared_fibers_.empty()) {
-    Fiber* fiber = shared_fibers_.back();
-    shared_fibers_.pop_back();
-    fiber->next_idle = first;
-    first = fiber;
-    ++taken;
+  if (shared_batches_.empty()) {
+    taken = 0;
+    return nullptr;
   }
-  return first;
+  const FiberBatch batch = shared_batches_.back();
+  shared_batches_.pop_back();
+  shared_count_ -= batch.count;
+  taken = batch.count;
+  return batch.first;
 }
 
-void Scheduler::give_fiber_batch(Fiber* first, SwitchSide& caller) noexcept {
+void Scheduler::give_fiber_batch(Fiber* first, std::size_t count, SwitchSide& caller) noexcept {
   {
     std::lock_guard guard(shared_lock_);
-    while (first && shared_fibers_.size() < config.stack_cache) {
-      shared_fibers_.push_back(first);
-      first = first->next_idle;
+    if (shared_count_ + count <= config.stack_cache &&
+        shared_batches_.size() < shared_batches_.capacity()) {
+      shared_batches_.push_back({first, count});
+      shared_count_ += count;
+      return;
     }
   }
   destroy_fibers(first, caller);  // over the budget
@@ -145,7 +147,7 @@ std::uint64_t Scheduler::cached_fibers() const noexcept {
   std::uint64_t total = 0;
   for (const auto& worker : workers) total += worker->cached_fibers();
   std::lock_guard guard(shared_lock_);
-  return total + shared_fibers_.size();
+  return total + shared_count_;
 }
 
 }  // namespace weft::sched

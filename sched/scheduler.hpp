@@ -47,10 +47,12 @@ class Scheduler {
   [[nodiscard]] bool stopping() const noexcept { return stopping_.load(std::memory_order_acquire); }
 
   // The runtime's depot of idle fibers, beyond what each worker keeps at hand; workers move
-  // them in batches (a list linked through Fiber::next_idle) so the lock is rarely taken.
-  // Up to Config::stack_cache fibers are kept in all; the rest are unmapped.
-  [[nodiscard]] Fiber* take_fiber_batch(std::size_t max, std::size_t& taken) noexcept;
-  void give_fiber_batch(Fiber* first, SwitchSide& caller) noexcept;
+  // them in whole batches (a list linked through Fiber::next_idle), which the depot keeps as
+  // they are: neither side walks a batch (each Fiber is a cache miss, on its own stack's top
+  // page). Up to Config::stack_cache fibers are kept in all; batches beyond it are unmapped.
+  // take_fiber_batch returns nullptr if the depot is empty, else a batch and its size.
+  [[nodiscard]] Fiber* take_fiber_batch(std::size_t& taken) noexcept;
+  void give_fiber_batch(Fiber* first, std::size_t count, SwitchSide& caller) noexcept;
   [[nodiscard]] Fiber* new_fiber(StackPool& stacks);
   // Ends the idle fibers of a list linked through Fiber::next_idle and unmaps their stacks in
   // batches (neighbouring stacks in one call).
@@ -76,9 +78,14 @@ class Scheduler {
   std::atomic<bool> stopping_{false};
   std::atomic<std::uint64_t> fibers_created_{0};
   std::atomic<std::uint64_t> fibers_destroyed_{0};
-  // Guards shared_fibers_. A spin lock for the reason InjectionQueue's is one.
+  struct FiberBatch {
+    Fiber* first;
+    std::size_t count;
+  };
+  // Guards shared_batches_ and shared_count_. A spin lock for the reason InjectionQueue's is one.
   mutable sync::SpinLock shared_lock_;
-  std::vector<Fiber*> shared_fibers_;
+  std::vector<FiberBatch> shared_batches_;  // reserved for the whole budget: no growth locked
+  std::size_t shared_count_ = 0;            // fibers in shared_batches_
 };
 
 // The stack bounds and sanitizer identity of the calling thread's own stack.

@@ -289,7 +289,7 @@ bool Worker::prepare_first_run(detail::TaskBlock* task) {
   // would let a burst of new tasks hold due timers back by milliseconds: while timers are
   // pending, look at the clock before each first run that may have to map one. A fiber this
   // worker keeps at hand costs no more than a switch, and the tick count covers those.
-  if (!cached_ && timers_.size() != 0) expire_due_timers();
+  if (!cached_ && !spare_batch_ && timers_.size() != 0) expire_due_timers();
   // A task cancelled before it ever ran finishes without taking a stack.
   if (task->has(detail::kCancelRequested)) {
     detail::finish_unstarted(task);
@@ -490,36 +490,47 @@ void Worker::spill_and_push(StealableQueue<detail::TaskBlock>& queue, detail::Ta
 }
 
 Fiber* Worker::acquire_fiber() {
-  std::size_t count = cached_count_.load(std::memory_order_relaxed);
   if (!cached_) {
-    cached_ = scheduler_.take_fiber_batch(kFiberBatch, count);
-    if (!cached_) return scheduler_.new_fiber(stacks_);
+    if (spare_batch_) {
+      cached_ = std::exchange(spare_batch_, nullptr);
+      cached_in_list_ = kFiberBatch;
+    } else {
+      cached_ = scheduler_.take_fiber_batch(cached_in_list_);
+      if (!cached_) return scheduler_.new_fiber(stacks_);
+    }
   }
   Fiber* fiber = cached_;
   cached_ = fiber->next_idle;
-  cached_count_.store(count - 1, std::memory_order_relaxed);
+  --cached_in_list_;
+  // The next one is a cache miss (it sits on its own stack's top page): start it now.
+  if (cached_) __builtin_prefetch(cached_, 1);
+  publish_cached_count();
   return fiber;
 }
 
 void Worker::recycle_fiber(Fiber* fiber) {
-  std::size_t count = cached_count_.load(std::memory_order_relaxed);
   fiber->next_idle = cached_;
   cached_ = fiber;
-  if (++count > 2 * kFiberBatch) {
-    // Keep a batch at hand, hand the other to the runtime's depot.
-    Fiber* last = cached_;
-    for (std::size_t i = 1; i < kFiberBatch; ++i) last = last->next_idle;
-    Fiber* spill = last->next_idle;
-    last->next_idle = nullptr;
-    scheduler_.give_fiber_batch(spill, *active_side_);
-    count = kFiberBatch;
+  if (++cached_in_list_ == kFiberBatch) {
+    // A full batch becomes the spare; the spare before it goes to the runtime's depot whole,
+    // so no list is ever walked to split it.
+    if (spare_batch_) scheduler_.give_fiber_batch(spare_batch_, kFiberBatch, *active_side_);
+    spare_batch_ = std::exchange(cached_, nullptr);
+    cached_in_list_ = 0;
   }
-  cached_count_.store(count, std::memory_order_relaxed);
+  publish_cached_count();
+}
+
+void Worker::publish_cached_count() noexcept {
+  cached_count_.store(cached_in_list_ + (spare_batch_ ? kFiberBatch : 0),
+                      std::memory_order_relaxed);
 }
 
 void Worker::drop_cached_fibers() noexcept {
   scheduler_.destroy_fibers(std::exchange(cached_, nullptr), side_);
-  cached_count_.store(0, std::memory_order_relaxed);
+  scheduler_.destroy_fibers(std::exchange(spare_batch_, nullptr), side_);
+  cached_in_list_ = 0;
+  publish_cached_count();
 }
 
 bool Worker::has_stealable_work() const noexcept {

@@ -88,11 +88,12 @@ class Worker {
     return cached_count_.load(std::memory_order_relaxed);
   }
   WorkerCounters counters;
+  // Idle fibers a worker moves to or from the runtime's depot at once. It keeps up to two
+  // batches at hand: the one it takes from and gives to, and a full spare.
+  static constexpr std::size_t kFiberBatch = 64;
 
  private:
   static constexpr unsigned kMaxLifoStreak = 3;
-  // Idle fibers a worker keeps at hand, and moves to or from the runtime's depot at once.
-  static constexpr std::size_t kFiberBatch = 64;
   // Every this many ticks new spawns go before the FIFO, so endless yielding cannot starve them.
   static constexpr unsigned kSpawnsFirstInterval = 31;
   // An idle worker whose next timer is due within this long waits for it awake (sleep()).
@@ -136,6 +137,7 @@ class Worker {
   Fiber* acquire_fiber();
   void recycle_fiber(Fiber* fiber);
   void drop_cached_fibers() noexcept;
+  void publish_cached_count() noexcept;
 
   Scheduler& scheduler_;
   const unsigned index_;
@@ -166,9 +168,11 @@ class Worker {
   bool stack_shortage_ = false;  // a task could not get a stack: back off before retrying
   // Odd while a yielding task is between its switch and its requeue (has_stealable_work).
   std::atomic<std::uint64_t> yield_sequence_{0};
-  StackPool stacks_;         // maps the stacks of the fibers this worker creates
-  Fiber* cached_ = nullptr;  // idle fibers, ready for the next task
-  std::atomic<std::size_t> cached_count_{0};
+  StackPool stacks_;                          // maps the stacks of the fibers this worker creates
+  Fiber* cached_ = nullptr;                   // idle fibers, ready for the next task
+  std::size_t cached_in_list_ = 0;            // how many are in cached_ (fewer than kFiberBatch)
+  Fiber* spare_batch_ = nullptr;              // a full batch of idle fibers, or nullptr
+  std::atomic<std::size_t> cached_count_{0};  // both lists, for readers on other threads
   std::thread thread_;
 };
 
