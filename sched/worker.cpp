@@ -244,10 +244,11 @@ void Worker::sleep() {
   // comes back here. Parking would cost a wake-up of a halted vCPU (tens of µs on a VM), and
   // a worker woken by another lands on the waker's CPU, where it may preempt that worker for
   // a whole scheduler tick (4 ms) while the other CPU stays idle. I/O is polled on each pass,
-  // as a park would have seen it at once.
+  // as a park would have seen it at once. Each pass yields the CPU: awake, but not in the way
+  // of another thread that has work for this CPU (more workers than cores, or a loaded host).
   if (next_timer - now <= kTimerSpinNs) {
     if (reactor_->watching()) reactor_->poll(0);
-    __builtin_ia32_pause();
+    std::this_thread::yield();
     return;
   }
   auto& idle = scheduler_.idle;
