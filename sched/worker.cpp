@@ -3,13 +3,16 @@
 #include <pthread.h>
 #include <sched.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <optional>
+#include <thread>
 
 #include "io/clock.hpp"
 #include "sched/current.hpp"
+#include "sched/helper_thread.hpp"
 #include "sched/overflow_report.hpp"
 #include "sched/scheduler.hpp"
 #include "sched/task_block.hpp"
@@ -30,7 +33,14 @@ Worker::Worker(Scheduler& scheduler, unsigned index, std::unique_ptr<io::Reactor
       reactor_(std::move(reactor)),
       rng_(0x9E3779B97F4A7C15ULL * (index + 1)),
       stacks_(scheduler.config.stack_size, scheduler.config.guarded_stacks,
-              scheduler.config.guard_markers ? GuardKind::automatic : GuardKind::protect) {}
+              scheduler.config.guard_markers ? GuardKind::automatic : GuardKind::protect),
+      spin_for_timers_(scheduler.config.workers <= usable_cpus()) {}
+
+unsigned Worker::usable_cpus() noexcept {
+  cpu_set_t cpus;
+  if (process_cpus(cpus)) return static_cast<unsigned>(CPU_COUNT(&cpus));
+  return std::max(1u, std::thread::hardware_concurrency());
+}
 
 Worker::~Worker() {
   join();
@@ -245,8 +255,9 @@ void Worker::sleep() {
   // a worker woken by another lands on the waker's CPU, where it may preempt that worker for
   // a whole scheduler tick (4 ms) while the other CPU stays idle. I/O is polled on each pass,
   // as a park would have seen it at once. Each pass yields the CPU: awake, but not in the way
-  // of another thread that has work for this CPU (more workers than cores, or a loaded host).
-  if (next_timer - now <= kTimerSpinNs) {
+  // of another thread that has work for this CPU (a loaded host). Only with a core for each
+  // worker: with more workers than cores, spinning ones hold the cores that busy ones need.
+  if (spin_for_timers_ && next_timer - now <= kTimerSpinNs) {
     if (reactor_->watching()) reactor_->poll(0);
     std::this_thread::yield();
     return;

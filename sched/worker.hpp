@@ -96,7 +96,8 @@ class Worker {
   static constexpr unsigned kMaxLifoStreak = 3;
   // Every this many ticks new spawns go before the FIFO, so endless yielding cannot starve them.
   static constexpr unsigned kSpawnsFirstInterval = 31;
-  // An idle worker whose next timer is due within this long waits for it awake (sleep()).
+  // An idle worker whose next timer is due within this long waits for it awake (sleep()),
+  // if the runtime has no more workers than the process has CPUs (spin_for_timers_).
   static constexpr std::uint64_t kTimerSpinNs = 100'000;
   // Every this many ticks a busy worker collects I/O readiness and expired timers (tokio's
   // event_interval).
@@ -173,6 +174,8 @@ class Worker {
   std::size_t cached_in_list_ = 0;            // how many are in cached_ (fewer than kFiberBatch)
   Fiber* spare_batch_ = nullptr;              // a full batch of idle fibers, or nullptr
   std::atomic<std::size_t> cached_count_{0};  // both lists, for readers on other threads
+  const bool spin_for_timers_;
+  [[nodiscard]] static unsigned usable_cpus() noexcept;
   std::thread thread_;
 };
 
