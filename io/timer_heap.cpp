@@ -38,7 +38,7 @@ TimerNode* TimerHeap::add(std::uint64_t deadline_ns, sched::Waiter& waiter) {
   node->owner = this;
   node->state.store(TimerNode::armed, std::memory_order_relaxed);
   node->released.store(0, std::memory_order_relaxed);
-  push({deadline_ns, node});
+  sift_up(count_++, {deadline_ns, node});  // into slot count_, made room for above
   return node;
 }
 
@@ -132,7 +132,7 @@ std::uint64_t TimerHeap::next_deadline() noexcept {
   while (count_ != 0) {
     const Entry& top = slot(0);
     const std::uint8_t state = top.node->state.load(std::memory_order_relaxed);
-    if (state != TimerNode::cancelled && state != TimerNode::cancelled_here) return top.deadline;
+    if (!TimerNode::is_cancelled(state)) return top.deadline;
     drop_cancelled(pop_top(), state);
   }
   return kNoDeadline;
@@ -153,11 +153,6 @@ std::size_t TimerHeap::size() const noexcept {
   const std::int64_t remote = cancelled_.load(std::memory_order_relaxed);
   const std::size_t dead = owner_cancelled_ + (remote > 0 ? static_cast<std::size_t>(remote) : 0);
   return dead >= count_ ? 0 : count_ - dead;
-}
-
-void TimerHeap::push(Entry entry) {
-  // add() made room for slot count_.
-  sift_up(count_++, entry);
 }
 
 TimerNode* TimerHeap::pop_top() noexcept {
@@ -203,7 +198,7 @@ void TimerHeap::compact() noexcept {
   for (std::size_t i = 0; i < count_; ++i) {
     const Entry entry = slot(i);
     const std::uint8_t state = entry.node->state.load(std::memory_order_relaxed);
-    if (state == TimerNode::cancelled || state == TimerNode::cancelled_here)
+    if (TimerNode::is_cancelled(state))
       drop_cancelled(entry.node, state);
     else
       slot(kept++) = entry;

@@ -40,6 +40,9 @@ struct TimerNode {
   // cancelled: from another thread (counted in TimerHeap::cancelled_); cancelled_here: on the
   // owner's thread (counted in owner_cancelled_, and the fiber is done with the node).
   enum State : std::uint8_t { armed, firing, fired, cancelled, cancelled_here };
+  [[nodiscard]] static bool is_cancelled(std::uint8_t state) noexcept {
+    return state == cancelled || state == cancelled_here;
+  }
   static constexpr std::uint8_t kLeftHeap = 1;
   static constexpr std::uint8_t kWaiterDone = 2;
 
@@ -113,7 +116,6 @@ class TimerHeap {
   }
   // Owner thread: a cancelled node (in `state`) leaves the heap for good.
   void drop_cancelled(TimerNode* node, std::uint8_t state) noexcept;
-  void push(Entry entry);
   // Takes the earliest entry out of the heap (which must not be empty).
   TimerNode* pop_top() noexcept;
   void sift_up(std::size_t index, Entry entry) noexcept;
