@@ -8,6 +8,7 @@
 #include <memory>
 #include <thread>
 
+#include "parked.hpp"
 #include "runtime_fixture.hpp"
 
 namespace weft_test {
@@ -61,7 +62,7 @@ void check_running_job_sees_cancel(Submit submit) {
     });
     while (!started.load()) weft::sleep(100us);
     weft::Task<int> awaiter = weft::spawn([&] { return job.get(); });
-    weft::sleep(1ms);
+    REQUIRE(wait_parked(awaiter, "awaiting a task or future"));
     awaiter.cancel();
     CHECK_THROWS_AS(awaiter.get(), weft::CancelledError);
     job.wait();

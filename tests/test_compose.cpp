@@ -10,6 +10,7 @@
 #include <variant>
 #include <vector>
 
+#include "parked.hpp"
 #include "runtime_fixture.hpp"
 
 using namespace std::chrono_literals;
@@ -69,20 +70,21 @@ static_assert(AsCompletedTakes<std::vector<weft::Task<int>>> && !AsCompletedTake
 
 TEST_CASE("gather returns a tuple of results, void as monostate, and runs tasks concurrently") {
   in_runtimes([] {
-    const weft::TimePoint start = weft::now();
-    auto [a, b, c] = weft::gather(weft::spawn([] {
-                                    weft::sleep(50ms);
+    // Concurrent, shown without a clock: each child returns only once all three have met at
+    // the barrier, which tasks run one after another never do (the first would time out).
+    weft::Barrier all_running(3);
+    auto [a, b, c] = weft::gather(weft::spawn([&] {
+                                    all_running.wait(10s);
                                     return 1;
                                   }),
-                                  weft::spawn([] {
-                                    weft::sleep(50ms);
+                                  weft::spawn([&] {
+                                    all_running.wait(10s);
                                     return std::string("two");
                                   }),
-                                  weft::spawn([] { weft::sleep(50ms); }));
+                                  weft::spawn([&] { all_running.wait(10s); }));
     CHECK(a == 1);
     CHECK(b == "two");
     CHECK(std::is_same_v<decltype(c), std::monostate>);
-    CHECK(seconds_since(start) < 0.14);  // concurrent: ~50 ms, not 150
   });
 }
 
@@ -133,8 +135,11 @@ TEST_CASE("a cancelled child makes gather raise CancelledError") {
   in_runtimes([] {
     weft::Task<void> a = weft::spawn([] { weft::sleep(1h); });
     weft::Task<int> b = weft::spawn([] { return 1; });
+    // The child is cancelled while gather waits for it (not after a sleep that a loaded
+    // sanitizer run could outlast before gather is even called).
+    const weft::TaskRef gathering = weft::current_task();
     weft::Task<void> canceller = weft::spawn([&] {
-      weft::sleep(5ms);
+      CHECK(weft_test::wait_parked(gathering, "gathering tasks"));
       a.cancel("child stopped");
     });
     CHECK_THROWS_WITH_AS(weft::gather(a, b), "child stopped", weft::CancelledError);
@@ -249,13 +254,17 @@ TEST_CASE("wait FirstCompleted returns as soon as one task is done and cancels n
 
 TEST_CASE("wait FirstException returns at the first error, AllCompleted waits for all") {
   in_runtimes([] {
+    // The empty task is done before the other one throws (it waits for it: a loaded sanitizer
+    // run may not get to the empty task within any sleep), so two are done at the first error.
+    weft::Task<void> empty = weft::spawn([] {});
     std::vector<weft::Task<void>> tasks;
     tasks.push_back(weft::spawn([] { weft::sleep(1h); }));
-    tasks.push_back(weft::spawn([] {
+    tasks.push_back(weft::spawn([empty_done = empty.ref()] {
+      empty_done.wait();
       weft::sleep(2ms);
       throw std::runtime_error("x");
     }));
-    tasks.push_back(weft::spawn([] {}));
+    tasks.push_back(std::move(empty));
     auto [done, pending] = weft::wait(std::move(tasks), weft::FirstException);
     CHECK(done.size() == 2);
     REQUIRE(pending.size() == 1);
@@ -284,6 +293,8 @@ TEST_CASE("wait with a timeout returns what is done, and an empty set is a clear
     std::vector<weft::Task<void>> tasks;
     tasks.push_back(weft::spawn([] { weft::sleep(1h); }));
     tasks.push_back(weft::spawn([] {}));
+    // Done before the timed wait starts (a loaded sanitizer run may not get to it within 20 ms).
+    tasks[1].wait();
     const weft::TimePoint start = weft::now();
     auto [done, pending] = weft::wait(tasks, weft::AllCompleted, 20ms);
     CHECK(seconds_since(start) >= 0.02);
@@ -365,7 +376,7 @@ TEST_CASE("leaving an as_completed loop early leaves the other tasks alone") {
 
 TEST_CASE("wait_for returns the result of a task that finishes in time") {
   in_runtimes([] {
-    CHECK(weft::wait_for(1s, weft::spawn([] {
+    CHECK(weft::wait_for(1h, weft::spawn([] {
                            weft::sleep(1ms);
                            return 5;
                          })) == 5);
@@ -386,6 +397,9 @@ TEST_CASE("wait_for cancels the task on timeout, waits for it, and throws Timeou
       weft::sleep(1h);
       return 1;
     });
+    // Started (its cleanup armed) before the 20 ms begin: a task cancelled before its first run
+    // never runs its body, so a loaded sanitizer run could otherwise leave `cleaned` false.
+    REQUIRE(weft_test::wait_parked(slow, "sleeping"));
     const weft::TimePoint start = weft::now();
     CHECK_THROWS_AS(weft::wait_for(20ms, slow), weft::TimeoutError);
     CHECK(seconds_since(start) >= 0.02);
@@ -404,7 +418,8 @@ TEST_CASE("an outside cancel during wait_for stays a CancelledError") {
                              return 0;
                            }));
     });
-    weft::sleep(5ms);
+    // Cancelled inside wait_for (not before its first run, which would never reach wait_for).
+    REQUIRE(weft_test::wait_parked(waiter, "awaiting a task or future"));
     waiter.cancel("outside");
     CHECK_THROWS_WITH_AS(waiter.get(), "outside", weft::CancelledError);
   });
@@ -423,7 +438,7 @@ TEST_CASE("shield: the awaiter is cancelled, the shielded task runs on") {
       (void)weft::shield(precious);
     });
     while (!awaiting.load()) weft::yield_now();
-    weft::sleep(2ms);
+    REQUIRE(weft_test::wait_parked(awaiter, "awaiting a task or future"));  // inside shield
     awaiter.cancel();
     CHECK_THROWS_AS(awaiter.get(), weft::CancelledError);
     CHECK_FALSE(precious.done());
@@ -431,12 +446,17 @@ TEST_CASE("shield: the awaiter is cancelled, the shielded task runs on") {
     gate.open();
     CHECK(precious.get() == 42);
 
-    // Under a timeout: the timeout fires, the shielded task is untouched.
-    weft::Task<int> slow = weft::spawn([] {
-      weft::sleep(30ms);
+    // Under a timeout: the timeout fires, the shielded task is untouched. It finishes only once
+    // the timeout has fired (a 30 ms sleep could end first on a loaded sanitizer run).
+    weft::Event timed_out;
+    weft::Task<int> slow = weft::spawn([&] {
+      timed_out.wait();
       return 7;
     });
     CHECK_THROWS_AS(weft::timeout(5ms, [&] { return weft::shield(slow); }), weft::TimeoutError);
+    CHECK_FALSE(slow.done());
+    CHECK(slow.cancelling() == 0);
+    timed_out.set();
     CHECK(slow.get() == 7);
   });
 }

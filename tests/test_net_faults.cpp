@@ -3,7 +3,10 @@
 // suite once per backend).
 #include <doctest/doctest.h>
 
+#include <linux/sockios.h>
 #include <netinet/in.h>
+#include <poll.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -72,18 +75,48 @@ struct Gate {
   weft::Future<Result> outcome = result.get_future();
 };
 
-// Waits until `task` is parked on `what` and `progress` has not moved for `quiet` (a writer
-// whose peer does not read has filled every buffer on the way); false if the task finished or
-// 10 s passed first. A synchronisation point: what follows checks the state it reached.
+// What the kernel holds for the sending end `fd`: whether it takes more bytes now, and how
+// many it holds that the peer has not acknowledged (SIOCOUTQ).
+struct SendSide {
+  bool writable = true;
+  int queued = -1;
+  bool operator==(const SendSide&) const = default;
+};
+
+SendSide send_side(int fd) {
+  pollfd probe{fd, POLLOUT, 0};
+  SendSide side;
+  side.writable = ::poll(&probe, 1, 0) != 0 && (probe.revents & POLLOUT) != 0;
+  if (::ioctl(fd, SIOCOUTQ, &side.queued) != 0) side.queued = -1;
+  return side;
+}
+
+// Waits until a writer on the sending end `fd` whose peer does not read has filled every buffer
+// on the way: `task` parked on `what`, `progress` not moving, and the kernel neither taking
+// more bytes on `fd` nor getting any acknowledged, for 3 windows of `quiet` in a row. Only the
+// peer could move bytes on from there (a descheduled worker, which a quiet window alone cannot
+// tell from full buffers, leaves the socket writable or its queue moving). False if the task
+// finished or 10 s passed first. A synchronisation point: what follows checks the state it
+// reached.
 template <class T>
-bool wait_stuck(const weft::Task<T>& task, std::string_view what,
+bool wait_stuck(const weft::Task<T>& task, std::string_view what, int fd,
                 const std::atomic<std::size_t>& progress, std::chrono::milliseconds quiet) {
+  constexpr int kWindows = 3;
   const auto give_up = weft::now() + 10s;
+  int quiet_windows = 0;
+  std::size_t seen = progress;
+  SendSide kernel = send_side(fd);
   while (weft::now() < give_up) {
-    if (!weft_test::wait_parked(task, what)) return false;
-    const std::size_t seen = progress;
+    if (task.done()) return false;
     weft::sleep(quiet);
-    if (progress == seen && weft_test::parked_on(task) == what) return true;
+    const std::size_t now_seen = progress;
+    const SendSide now_kernel = send_side(fd);
+    const bool still = weft_test::parked_on(task) == what && now_seen == seen &&
+                       now_kernel == kernel && !now_kernel.writable && now_kernel.queued > 0;
+    quiet_windows = still ? quiet_windows + 1 : 0;
+    if (quiet_windows == kWindows) return true;
+    seen = now_seen;
+    kernel = now_kernel;
   }
   return false;
 }
@@ -127,7 +160,7 @@ TEST_CASE("faults: close() wakes a parked reader with EBADF, and a reused fd nev
       CHECK(error.code().value() == EBADF);
       CHECK(std::string(error.what()).find("closed") != std::string::npos);
     }
-    CHECK(weft_test::millis(closed_at, weft::now()) < 1000);
+    CHECK(weft_test::millis(closed_at, weft::now()) < 5000);  // woken, not left to a timeout
 
     // The new socket has its bytes, and its own waits work: the registration is the new one's.
     std::string buffer(64, '\0');
@@ -220,8 +253,9 @@ TEST_CASE("faults: a writer whose peer never reads parks in drain() with a bound
     });
     weft_test::Watchdog watchdog(producer.ref(), 30s);
 
-    // Wait until the kernel buffers are full: parked in drain(), and no chunk for 100 ms.
-    const bool stuck = wait_stuck(producer, "draining a stream", chunks, 100ms);
+    // Wait until the kernel buffers are full: parked in drain(), and nothing moves.
+    const int fd = std::stoi(writer.get_extra_info("fd").value());
+    const bool stuck = wait_stuck(producer, "draining a stream", fd, chunks, 100ms);
     CHECK(stuck);
     if (stuck) {
       // Now ~200 ms more: still parked there, nothing written, the buffer within its bounds.
@@ -411,15 +445,42 @@ TEST_CASE("faults: closing a connection while the peer streams ends it for the p
 TEST_CASE("faults: a client trickling a line byte by byte does not hold the only worker") {
   weft_test::in_runtimes(
       [] {
-        weft::Server server = weft::start_server(weft_test::echo_lines, "127.0.0.1", 0);
+        struct Handler {
+          weft::TaskRef task;
+          int fd = -1;
+        };
+        weft::Promise<Handler> first_handler;
+        weft::Future<Handler> slow_handler = first_handler.get_future();
+        std::atomic<bool> first_seen{false};
+        weft::Server server = weft::start_server(
+            [&](weft::StreamReader& reader, weft::StreamWriter& writer) {
+              if (!first_seen.exchange(true))
+                first_handler.set_value(
+                    Handler{weft::current_task(), std::stoi(writer.get_extra_info("fd").value())});
+              weft_test::echo_lines(reader, writer);
+            },
+            "127.0.0.1", 0);
         const std::string slow_line = "slow\n";
+        // Shared with the slow client: it may still wait on the event if the test fails early.
+        auto fast_done = std::make_shared<weft::Event>();
         std::atomic<bool> trickling{false};
-        weft::Task<weft::TimePoint> slow = weft::spawn([&] {
+        weft::Task<weft::TimePoint> slow = weft::spawn([&, fast_done] {
           auto [reader, writer] = weft::open_connection("127.0.0.1", server.port());
-          for (std::size_t i = 0; i < slow_line.size(); ++i) {
-            if (i > 0) weft::sleep(100ms);
+          writer.write(slow_line.substr(0, 1));
+          writer.drain();
+          // Until the server's kernel has the byte (acknowledged: nothing left in our queue).
+          const int fd = std::stoi(writer.get_extra_info("fd").value());
+          int queued = -1;
+          for (const auto give_up = weft::now() + 10s; weft::now() < give_up; weft::sleep(1ms))
+            if (::ioctl(fd, SIOCOUTQ, &queued) != 0 || queued == 0) break;
+          CHECK(queued == 0);
+          trickling = true;
+          // The rest of the line only once the fast client is done: until then the server's
+          // handler for this connection waits in the middle of a line.
+          fast_done->wait();
+          for (std::size_t i = 1; i < slow_line.size(); ++i) {
+            weft::sleep(10ms);
             writer.write(slow_line.substr(i, 1));
-            trickling = true;
           }
           CHECK(reader.readline() == slow_line);
           return weft::now();
@@ -427,8 +488,19 @@ TEST_CASE("faults: a client trickling a line byte by byte does not hold the only
         weft_test::Watchdog watchdog(slow.ref(), 10s);
         while (!trickling) weft::sleep(1ms);
 
-        // The server's handler for the slow client now waits in the middle of a line.
-        const weft::TimePoint fast_start = weft::now();
+        // The server's handler for the slow client (the only connection so far) has taken the
+        // line's first byte from its socket and waits in the middle of the line.
+        const Handler handler = slow_handler.get();
+        bool mid_line = false;
+        for (const auto give_up = weft::now() + 10s; weft::now() < give_up; weft::sleep(1ms)) {
+          int unread = -1;
+          REQUIRE(::ioctl(handler.fd, FIONREAD, &unread) == 0);
+          mid_line = unread == 0 && weft_test::parked_on(handler.task) == "reading from a socket";
+          if (mid_line) break;
+        }
+        REQUIRE(mid_line);
+
+        // Meanwhile a fast client gets 200 round trips from the only worker.
         auto [reader, writer] = weft::open_connection("127.0.0.1", server.port());
         int wrong = 0;
         for (std::size_t r = 0; r < 200; ++r) {
@@ -438,15 +510,11 @@ TEST_CASE("faults: a client trickling a line byte by byte does not hold the only
         }
         const weft::TimePoint fast_end = weft::now();
         CHECK(wrong == 0);
-        CHECK_FALSE(slow.done());
+        CHECK_FALSE(slow.done());  // its line is not complete yet
+        CHECK(weft_test::parked_on(handler.task) == "reading from a socket");
+        fast_done->set();
         const weft::TimePoint slow_end = slow.get();
-        const double fast_ms = weft_test::millis(fast_start, fast_end);
-        const double slow_ms = weft_test::millis(fast_start, slow_end);
-        {
-          INFO("200 round trips: ", fast_ms, " ms; the slow line ended after ", slow_ms, " ms");
-          CHECK(fast_end < slow_end);
-          CHECK(fast_ms < slow_ms / 2);
-        }
+        CHECK(fast_end < slow_end);
         writer.close();
         server.close();
         server.wait_closed();
@@ -488,7 +556,7 @@ TEST_CASE("faults: a connect nobody answers times out naming the address") {
         CHECK(std::string(error.what()).find("127.0.0.1:" + std::to_string(port)) !=
               std::string::npos);
         CHECK(waited >= 190);
-        CHECK(waited < 1000);
+        CHECK(waited < 5000);  // ended by the timeout, not by the kernel giving up
       }
     }
     CHECK(timed_out);
@@ -541,7 +609,7 @@ LastWords read_last_words(bool abort_connection) {
   weft::Server server = weft::start_server(
       [gate, &handler_started](weft::StreamReader& reader, weft::StreamWriter&) {
         LastWords got;
-        reader.set_timeout(2s);  // what a lost end of stream turns into
+        reader.set_timeout(10s);  // what a lost end of stream turns into
         handler_started.set_value(weft::current_task());
         try {
           for (;;) {
@@ -635,7 +703,8 @@ TEST_CASE("faults: a writer cancelled in drain() leaves a usable connection, byt
       }
     });
     // Parked in drain() for good: the peer does not read.
-    CHECK(wait_stuck(producer, "draining a stream", written, 50ms));
+    const int fd = std::stoi(writer.get_extra_info("fd").value());
+    CHECK(wait_stuck(producer, "draining a stream", fd, written, 50ms));
     producer.cancel();
     CHECK_THROWS_AS(producer.get(), weft::CancelledError);
     CHECK_FALSE(writer.is_closing());

@@ -4,6 +4,7 @@
 
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 
 #include <atomic>
@@ -102,19 +103,34 @@ TEST_CASE("tcp: readuntil past the limit raises LimitOverrunError and keeps the 
 
 TEST_CASE("tcp: a reader cancelled in the middle of readexactly loses no byte") {
   weft_test::in_runtimes([] {
+    weft::Promise<void> first_half;
+    weft::Future<void> first_sent = first_half.get_future();
     weft::Promise<void> second_half;
     weft::Future<void> go = second_half.get_future();
     weft::Server server = weft::start_server(
         [&](weft::StreamReader&, weft::StreamWriter& writer) {
           writer.write("123");
+          writer.drain();
+          first_half.set_value();
           go.get();
           writer.write("456789");
           writer.drain();
         },
         "127.0.0.1", 0);
     auto [reader, writer] = weft::open_connection("127.0.0.1", server.port());
+    first_sent.get();
+    // "123" has arrived in the client's socket (loopback delivery may lag the send a little),
+    // so the reader's first receive takes it, and its next one waits for more.
+    const int fd = std::stoi(writer.get_extra_info("fd").value());
+    int arrived = 0;
+    for (const auto give_up = weft::now() + 10s;; weft::sleep(1ms)) {
+      REQUIRE(::ioctl(fd, FIONREAD, &arrived) == 0);
+      if (arrived >= 3 || weft::now() > give_up) break;
+    }
+    REQUIRE(arrived == 3);
     weft::Task<std::string> waiting = weft::spawn([&] { return reader.readexactly(6); });
-    weft::sleep(20ms);  // it has read "123" into the buffer and waits for more
+    // Parked for the rest: it has read "123" into the buffer and waits for more.
+    REQUIRE(weft_test::wait_parked(waiting, "reading from a socket"));
     waiting.cancel();
     CHECK_THROWS_AS(waiting.get(), weft::CancelledError);
     CHECK(reader.buffered() == 3);
@@ -236,16 +252,14 @@ TEST_CASE("tcp: a name is looked up on the blocking pool, and a cancelled lookup
       writer.write("x\n");
       return reader.readline() == "x\n";
     });
-    weft::sleep(50ms);
-    CHECK_FALSE(connect.done());  // its lookup is queued behind the holder
-    std::atomic<bool> looking_up{false};
-    weft::Task<void> cancelled = weft::spawn([port, &looking_up] {
-      looking_up = true;
-      (void)weft::open_connection("localhost", port);
-    });
+    // Its lookup is queued behind the holder: it waits for the job. (CHECK, not REQUIRE: the
+    // holder must be released at the end whatever happens.)
+    CHECK(weft_test::wait_parked(connect, "awaiting a task or future"));
+    CHECK_FALSE(connect.done());
+    weft::Task<void> cancelled =
+        weft::spawn([port] { (void)weft::open_connection("localhost", port); });
     // Cancelled while it waits for its lookup (not before it started).
-    while (!looking_up.load()) weft::sleep(1ms);
-    weft::sleep(5ms);
+    CHECK(weft_test::wait_parked(cancelled, "awaiting a task or future"));
     cancelled.cancel();
     CHECK_THROWS_AS(cancelled.get(), weft::CancelledError);
     release = true;
@@ -293,7 +307,7 @@ TEST_CASE("tcp: closing the writer wakes the reader of the same connection with 
         0);
     auto [reader, writer] = weft::open_connection("127.0.0.1", server.port());
     weft::Task<std::string> waiting = weft::spawn([&] { return reader.read(100); });
-    weft::sleep(10ms);
+    REQUIRE(weft_test::wait_parked(waiting, "reading from a socket"));
     writer.close();
     CHECK(waiting.get().empty());
   });
@@ -304,7 +318,8 @@ TEST_CASE("tcp: serve_forever returns once the server is closed, cancelling it c
     weft::Server server =
         weft::start_server([](weft::StreamReader&, weft::StreamWriter&) {}, "127.0.0.1", 0);
     weft::Task<void> serving = weft::spawn([&] { server.serve_forever(); });
-    weft::sleep(5ms);
+    // Cancelled in serve_forever (a task cancelled before it ran would never close the server).
+    REQUIRE(weft_test::wait_parked(serving, "serving forever"));
     serving.cancel();
     CHECK_THROWS_AS(serving.get(), weft::CancelledError);
     CHECK_FALSE(server.is_serving());
@@ -314,6 +329,7 @@ TEST_CASE("tcp: serve_forever returns once the server is closed, cancelling it c
 
 TEST_CASE("tcp: wait_closed waits for the handlers, close_clients cancels them") {
   weft_test::in_runtimes([] {
+    std::atomic<int> started{0};
     std::atomic<int> cleaned{0};
     weft::Server server = weft::start_server(
         [&](weft::StreamReader& reader, weft::StreamWriter&) {
@@ -321,16 +337,19 @@ TEST_CASE("tcp: wait_closed waits for the handlers, close_clients cancels them")
             std::atomic<int>& count;
             ~Cleanup() { ++count; }
           } cleanup{cleaned};
+          ++started;
           (void)reader.read();  // blocks until cancelled
         },
         "127.0.0.1", 0);
     std::vector<weft::Connection> clients;
     for (int i = 0; i < 5; ++i)
       clients.push_back(weft::open_connection("127.0.0.1", server.port()));
-    while (server.active_connections() < 5) weft::sleep(1ms);
+    // Every handler runs (a handler cancelled before its first run would never run its body).
+    while (started < 5) weft::sleep(1ms);
+    CHECK(server.active_connections() == 5);
     server.close();
     weft::Task<void> waiting = weft::spawn([&] { server.wait_closed(); });
-    weft::sleep(10ms);
+    REQUIRE(weft_test::wait_parked(waiting, "awaiting a task or future"));
     CHECK_FALSE(waiting.done());  // the handlers are still running
     server.close_clients();
     waiting.get();

@@ -315,11 +315,11 @@ TEST_CASE("subprocess: no zombies: a waited child, and a dropped one, are reaped
     pid_t dropped;
     {
       // Long enough to be seen running on a loaded machine, short enough for the test.
-      weft::Process p = weft::create_subprocess_exec({"sleep", "0.5"});
+      weft::Process p = weft::create_subprocess_exec({"sleep", "1"});
       dropped = p.pid();
     }
     CHECK(child_state(dropped) == 1);
-    CHECK(reaped_within(dropped, 5s));
+    CHECK(reaped_within(dropped, 10s));
 
     // Dropped with its pipes: the child sees EOF on stdin, exits, and is reaped.
     pid_t cat_pid;

@@ -1,6 +1,7 @@
 // Regression tests for races and edge cases found in review of the composition and sync work.
 #include <atomic>
 #include <chrono>
+#include <memory>
 #include <random>
 #include <vector>
 
@@ -80,7 +81,8 @@ TEST_CASE("an outside cancel racing a Timeout scope's exit is never lost") {
           looper.cancel("stop");
           std::vector<weft::Task<void>> one;
           one.push_back(std::move(looper));
-          auto [done, pending] = weft::wait(one, weft::AllCompleted, 2s);
+          // A lost cancel never ends the loop; the limit only stops such a test from hanging.
+          auto [done, pending] = weft::wait(one, weft::AllCompleted, 10s);
           REQUIRE(done.size() == 1);
           CHECK_THROWS_AS(one[0].get(), weft::CancelledError);
         }
@@ -128,10 +130,15 @@ TEST_CASE("a timeout opened inside uncancellable still expires: an outside cance
   in_runtimes([] {
     std::atomic<bool> inside{false};
     std::atomic<bool> inner_timed_out{false};
-    weft::Task<void> t = weft::spawn([&] {
+    // Shared with t: it may still wait on the event if the test fails early.
+    auto cancelled_outside = std::make_shared<weft::Event>();
+    weft::Task<void> t = weft::spawn([&, cancelled_outside] {
       weft::timeout(1ms, [&] {  // outside the section: must wait for it to end
         weft::uncancellable([&] {
           inside = true;
+          // Held back: neither the outside cancel nor the outer scope's expiry ends this wait.
+          cancelled_outside->wait();
+          // With the outside cancel pending, a timeout opened here still expires.
           try {
             weft::timeout(20ms, [] { weft::sleep(1h); });
           } catch (const weft::TimeoutError&) {
@@ -143,6 +150,7 @@ TEST_CASE("a timeout opened inside uncancellable still expires: an outside cance
     });
     while (!inside.load()) weft::yield_now();
     t.cancel("outside");
+    cancelled_outside->set();
     CHECK_THROWS_AS(t.get(), weft::CancelledError);
     CHECK(inner_timed_out.load());
   });

@@ -194,13 +194,18 @@ TEST_CASE("a CPU job cancelled while it runs ends cancelled even if uncancel() w
   // returns is not a result.
   in_runtimes([] {
     auto started = std::make_shared<std::atomic<bool>>(false);
-    weft::Task<int> job = weft::run_cpu([started] {
+    auto cancel_sent = std::make_shared<std::atomic<bool>>(false);
+    weft::Task<int> job = weft::run_cpu([started, cancel_sent] {
       std::atomic<int> ran{0};
       *started = true;
       tbb::parallel_for(
           tbb::blocked_range<int>(0, 200, 1),
-          [&ran](const tbb::blocked_range<int>&) {
+          [&ran, &cancel_sent](const tbb::blocked_range<int>&) {
             ++ran;
+            // The pieces wait for the cancel, so the loop cannot end before it arrives.
+            const auto give_up = std::chrono::steady_clock::now() + 10s;
+            while (!cancel_sent->load() && std::chrono::steady_clock::now() < give_up)
+              std::this_thread::sleep_for(100us);
             std::this_thread::sleep_for(1ms);
           },
           tbb::simple_partitioner());
@@ -209,6 +214,7 @@ TEST_CASE("a CPU job cancelled while it runs ends cancelled even if uncancel() w
     CHECK(weft_test::eventually([&started] { return started->load(); }));
     job.cancel();
     job.uncancel();
+    *cancel_sent = true;
     CHECK_THROWS_AS(job.get(), weft::CancelledError);
   });
 }
@@ -229,10 +235,10 @@ TEST_CASE("CPU jobs never run nested inside another job's parallel_for") {
   runtime
       .submit([] {
         std::atomic<bool> stop{false};
+        std::atomic<int> small_done{0};
         weft::Task<int> small = weft::spawn([&] {
-          int n = 0;
-          while (!stop.load()) n += weft::run_cpu([] { return 1; }).get();
-          return n;
+          while (!stop.load()) small_done += weft::run_cpu([] { return 1; }).get();
+          return small_done.load();
         });
         int wrong = 0;
         const int rounds = static_cast<int>(weft_test::scaled(100));
@@ -244,6 +250,8 @@ TEST_CASE("CPU jobs never run nested inside another job's parallel_for") {
                    }).get();
           round.reset(token);
         }
+        // The small jobs ran beside the loops; at least one has finished before they stop.
+        while (small_done.load() == 0) weft::yield_now();
         stop = true;
         CHECK(small.get() > 0);
         CHECK(wrong == 0);

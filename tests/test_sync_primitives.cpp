@@ -7,10 +7,12 @@
 #include <thread>
 #include <vector>
 
+#include "parked.hpp"
 #include "runtime_fixture.hpp"
 
 using namespace std::chrono_literals;
 using weft_test::in_runtimes;
+using weft_test::wait_parked;
 
 TEST_CASE("Lock: mutual exclusion, try_lock, locked, lock_guard and FIFO hand-off") {
   in_runtimes([] {
@@ -32,8 +34,8 @@ TEST_CASE("Lock: mutual exclusion, try_lock, locked, lock_guard and FIFO hand-of
         std::lock_guard guard(lock);
         order.push_back(i);
       }));
-      while (weft::all_tasks().size() < static_cast<std::size_t>(i) + 2) weft::yield_now();
-      weft::sleep(1ms);  // let it queue before the next one
+      // Queued (parked on the lock) before the next one is spawned.
+      REQUIRE(wait_parked(waiters.back(), "acquiring a Lock"));
     }
     lock.unlock();
     weft::gather_all(waiters);
@@ -49,7 +51,7 @@ TEST_CASE("Lock: timeouts and cancellation never take a hand-off") {
     CHECK_FALSE(lock.try_lock_for(5ms));
     CHECK_THROWS_AS(lock.lock(2ms), weft::TimeoutError);
     weft::Task<void> cancelled = weft::spawn([&] { lock.lock(); });
-    weft::sleep(2ms);
+    REQUIRE(wait_parked(cancelled, "acquiring a Lock"));  // a queued waiter, not an unstarted task
     cancelled.cancel();
     CHECK_THROWS_AS((void)cancelled.get(), weft::CancelledError);
     // The lock is still ours, and the next waiter gets it when we let go.
@@ -58,7 +60,7 @@ TEST_CASE("Lock: timeouts and cancellation never take a hand-off") {
       std::lock_guard guard(lock);
       return true;
     });
-    weft::sleep(1ms);
+    REQUIRE(wait_parked(next, "acquiring a Lock"));  // so unlock() hands the lock over
     lock.unlock();
     CHECK(next.get());
     CHECK_FALSE(lock.locked());
@@ -75,7 +77,8 @@ TEST_CASE("Event: set wakes every waiter, clear resets, wait with a timeout") {
         event.wait();
         ++woken;
       }));
-    weft::sleep(2ms);
+    for (const weft::Task<void>& waiter : waiters)
+      REQUIRE(wait_parked(waiter, "waiting for an Event"));  // set() must wake them
     CHECK(woken.load() == 0);
     event.set();
     weft::gather_all(waiters);
@@ -95,10 +98,8 @@ TEST_CASE("Event::set from a plain std::thread wakes fibers") {
       event.wait();
       return 1;
     });
-    std::thread setter([&] {
-      std::this_thread::sleep_for(2ms);
-      event.set();
-    });
+    REQUIRE(wait_parked(waiter, "waiting for an Event"));  // the thread wakes a parked fiber
+    std::thread setter([&] { event.set(); });
     CHECK(waiter.get() == 1);
     setter.join();
   });
@@ -118,7 +119,9 @@ TEST_CASE("Condition: wait releases the lock, notify and notify_all, wait_for a 
         --stock;
         ++consumed;
       }));
-    weft::sleep(2ms);
+    // All four wait at once, so each released the lock in wait().
+    for (const weft::Task<void>& consumer : consumers)
+      REQUIRE(wait_parked(consumer, "waiting on a Condition"));
     for (int i = 0; i < 4; ++i) {
       std::lock_guard guard(lock);
       ++stock;
@@ -160,26 +163,29 @@ TEST_CASE("Condition: wait_for a predicate under a timeout") {
     }
     notifying = false;
     notifier.get();
-    // Made true without a notify before the deadline: at the deadline wait_for sees it.
+    // Made true without a notify while the waiter is parked: at the deadline wait_for sees it.
+    // `quiet` queues on the lock first, so the wait's unlock() hands the lock to it: the wait,
+    // once timed out, can only take the lock back after `quiet` has set the stock, however
+    // late either of them runs.
     weft::Task<void> quiet = weft::spawn([&] {
-      weft::sleep(1ms);
       std::lock_guard guard(cond.lock());
       stock = 1;
     });
     {
       std::lock_guard guard(cond.lock());
+      REQUIRE(wait_parked(quiet, "acquiring a Lock"));
       CHECK(cond.wait_for([&] { return stock > 0; }, 20ms));
     }
     quiet.get();
     stock = 0;
-    // A predicate that becomes true in time.
+    // A predicate that becomes true in time (notified; the lock handed over as above).
     weft::Task<void> producer = weft::spawn([&] {
-      weft::sleep(1ms);
       std::lock_guard guard(cond.lock());
       stock = 1;
       cond.notify();
     });
     std::lock_guard guard(cond.lock());
+    REQUIRE(wait_parked(producer, "acquiring a Lock"));
     CHECK(cond.wait_for([&] { return stock > 0; }, 10s));
     CHECK(stock == 1);
     producer.get();
@@ -199,7 +205,7 @@ TEST_CASE("Condition: a cancelled waiter re-acquires the lock before it raises")
         throw;
       }
     });
-    weft::sleep(2ms);
+    REQUIRE(wait_parked(waiter, "waiting on a Condition"));
     waiter.cancel();
     CHECK_THROWS_AS((void)waiter.get(), weft::CancelledError);
     CHECK(held_after_cancel.load());
@@ -247,12 +253,12 @@ TEST_CASE("Semaphore: a cancelled waiter does not take the permit meant for the 
   in_runtimes([] {
     weft::Semaphore sem(0);
     weft::Task<void> first = weft::spawn([&] { sem.acquire(); });
-    weft::sleep(1ms);
+    REQUIRE(wait_parked(first, "acquiring a Semaphore"));
     weft::Task<int> second = weft::spawn([&] {
       sem.acquire();
       return 2;
     });
-    weft::sleep(1ms);
+    REQUIRE(wait_parked(second, "acquiring a Semaphore"));  // queued behind `first`
     first.cancel();
     CHECK_THROWS_AS((void)first.get(), weft::CancelledError);
     sem.release();
@@ -272,7 +278,7 @@ TEST_CASE("Barrier: arrival indexes, reuse for several rounds, abort and reset")
       CHECK(indexes == std::vector<std::size_t>{0, 1, 2});
     }
     weft::Task<std::size_t> stuck = weft::spawn([&] { return barrier.wait(); });
-    weft::sleep(1ms);
+    REQUIRE(wait_parked(stuck, "waiting at a Barrier"));
     CHECK(barrier.n_waiting() == 1);
     barrier.abort();
     CHECK_THROWS_AS((void)stuck.get(), weft::BrokenBarrierError);

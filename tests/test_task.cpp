@@ -4,10 +4,12 @@
 #include <thread>
 #include <vector>
 
+#include "parked.hpp"
 #include "runtime_fixture.hpp"
 
 using namespace std::chrono_literals;
 using weft_test::in_runtimes;
+using weft_test::wait_parked;
 using weft_test::with_runtimes;
 
 TEST_CASE("run returns the main function's result") {
@@ -85,7 +87,8 @@ TEST_CASE("cancel wakes a parked task with CancelledError carrying the message")
       } cleanup{cleaned};
       return f.get();
     });
-    weft::yield_now();
+    // Parked in f.get() (a task cancelled before its first run would never build `cleanup`).
+    REQUIRE(wait_parked(t, "awaiting a task or future"));
     CHECK(t.cancel("stop now"));
     try {
       t.get();
@@ -111,7 +114,7 @@ TEST_CASE("a task that catches CancelledError and returns is not cancelled") {
       }
       return 0;
     });
-    weft::yield_now();
+    REQUIRE(wait_parked(t, "awaiting a task or future"));  // inside the try
     t.cancel();
     CHECK(t.get() == 99);
     CHECK_FALSE(t.cancelled());

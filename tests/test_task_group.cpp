@@ -180,14 +180,20 @@ TEST_CASE("a group destroyed without join cancels and joins its children, throwi
 TEST_CASE("a TaskGroup under a timeout: the deadline cancels the join and the children") {
   in_runtimes([] {
     std::atomic<int> cleanups{0};
-    CHECK_THROWS_AS(weft::timeout(10ms,
-                                  [&] {
+    std::atomic<int> started{0};
+    // The deadline is set once every child runs: a child cancelled before its first run
+    // has no cleanup to count, and on a loaded machine 10 ms may pass before they start.
+    CHECK_THROWS_AS(weft::timeout(1h,
+                                  [&](weft::Timeout& scope) {
                                     weft::TaskGroup tg;
                                     for (int i = 0; i < 3; ++i)
                                       tg.spawn([&] {
                                         CountOnExit exit{cleanups};
+                                        ++started;
                                         weft::sleep(1h);
                                       });
+                                    while (started.load() < 3) weft::yield_now();
+                                    scope.reschedule(weft::now() + 10ms);
                                     tg.join();
                                   }),
                     weft::TimeoutError);

@@ -13,6 +13,7 @@
 
 #include "io/clock.hpp"
 #include "io/timer_heap.hpp"
+#include "parked.hpp"
 #include "runtime_fixture.hpp"
 #include "sched/current.hpp"
 #include "sched/waiter.hpp"
@@ -296,7 +297,9 @@ TEST_CASE("sleep: a worker waits awake for a timer due within 100 us, without pa
   const std::uint64_t far_parks = weft::run(weft_test::config_with(1), [] {
     weft::sched::Worker& worker = *weft::sched::current_worker();
     const std::uint64_t before = worker.counters.parks.load(std::memory_order_relaxed);
-    for (int i = 0; i < 5; ++i) weft::sleep(2ms);
+    // 20 ms, not 2: a worker thread descheduled between arming the timer and going idle
+    // would find it due and skip the park.
+    for (int i = 0; i < 5; ++i) weft::sleep(20ms);
     return worker.counters.parks.load(std::memory_order_relaxed) - before;
   });
   CHECK(far_parks >= 5);
@@ -304,12 +307,19 @@ TEST_CASE("sleep: a worker waits awake for a timer due within 100 us, without pa
 
 TEST_CASE("sleep: never early, and about as long as asked") {
   weft_test::in_runtimes([] {
+    // Every sleep is checked for never being early; "about as long" is checked on the best of
+    // a few, since a loaded machine may deschedule a worker thread for tens of milliseconds.
     for (auto d : {1ms, 3ms, 10ms}) {
-      const auto start = weft::now();
-      weft::sleep(d);
-      const auto slept = weft::now() - start;
-      CHECK(slept >= d);
-      CHECK(slept < d + 50ms);
+      auto shortest = weft::Duration::max();
+      for (int i = 0; i < 5; ++i) {
+        const auto start = weft::now();
+        weft::sleep(d);
+        const auto slept = weft::now() - start;
+        CHECK(slept >= d);
+        CHECK(slept < d + 5s);  // not lost
+        shortest = std::min(shortest, slept);
+      }
+      CHECK(shortest < d + 50ms);
     }
     const auto deadline = weft::now() + 2ms;
     weft::sleep_until(deadline);
@@ -331,10 +341,12 @@ TEST_CASE("sleep: zero or negative yields, outside a fiber it is a logic_error")
 
 TEST_CASE("sleep: many tasks with random durations wake in order of their deadlines") {
   weft_test::in_runtimes([] {
-    constexpr int kTasks = 2000;
+    // Sanitizer builds run a scaled count: 2000 wake-ups in 20 ms would overload a TSan
+    // worker (each switch costs microseconds there) and measure the backlog, not the timers.
+    const std::uint64_t kTasks = weft_test::scaled(2000);
     std::vector<weft::Task<std::int64_t>> tasks;
     std::mt19937 rng(7);
-    for (int i = 0; i < kTasks; ++i) {
+    for (std::uint64_t i = 0; i < kTasks; ++i) {
       const auto d = std::chrono::microseconds(500 + rng() % 20000);
       tasks.push_back(weft::spawn([d] {
         const auto start = weft::now();
@@ -360,11 +372,9 @@ TEST_CASE("sleep: many tasks with random durations wake in order of their deadli
 TEST_CASE("sleep: cancellation wakes a sleeper at once and its timer goes away") {
   weft_test::in_runtimes([] {
     weft::Task<void> sleeper = weft::spawn([] { weft::sleep(1h); });
-    weft::sleep(2ms);
-    const auto start = weft::now();
+    REQUIRE(weft_test::wait_parked(sleeper, "sleeping"));  // its timer is armed
     sleeper.cancel("stop");
-    CHECK_THROWS_AS(sleeper.get(), weft::CancelledError);
-    CHECK(weft::now() - start < 100ms);
+    CHECK_THROWS_AS(sleeper.get(), weft::CancelledError);  // long before the hour
     // A sleeper cancelled from another worker while its timer is armed, many times over.
     std::vector<weft::Task<void>> many;
     for (int i = 0; i < 500; ++i) many.push_back(weft::spawn([] { weft::sleep(30s); }));

@@ -81,7 +81,10 @@ void check_wake_latency(unsigned workers) {
   const std::uint64_t count = weft_test::scaled(2000);
   weft_test::with_runtimes(
       [&](weft::Runtime& runtime) {
-        std::this_thread::sleep_for(20ms);  // let every worker park
+        // Wait for an idle worker to park (a loaded machine may take a while to run it).
+        const auto give_up = Clock::now() + 10s;
+        while (total_parks(runtime) == 0 && Clock::now() < give_up)
+          std::this_thread::sleep_for(1ms);
         const std::uint64_t parks_before = total_parks(runtime);
         CHECK(parks_before >= 1);
         const std::vector<Clock::duration> latencies = measure_wake_latency(runtime, count, seed);
