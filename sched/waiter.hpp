@@ -54,6 +54,10 @@ class Waiter {
   Waiter* prev = nullptr;
   Waiter* next = nullptr;
   bool linked = false;
+  // A queue's direct hand-off (detail::QueueCore): the slot this waiter offers for an item,
+  // and whether the waker that fired it filled the slot.
+  bool handed = false;
+  void* handoff = nullptr;
   // Set by a canceller that took this waiter from its task (see TaskBlock::waiter).
   std::atomic<bool> canceller_done{false};
 

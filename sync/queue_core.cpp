@@ -56,6 +56,40 @@ bool QueueCore::wait(std::unique_lock<QueueCore>& held, Side side, std::uint64_t
   return why == sched::WakeReason::notified;
 }
 
+QueueCore::Woken QueueCore::wait_offering(std::unique_lock<QueueCore>& held, Side side,
+                                          std::uint64_t deadline_ns, const char* what, void* slot) {
+  TaskBlock* self = sync::waiting_task(what);
+  sync::WaitList& list = list_of(lists_, side);
+  sched::Waiter waiter(self);
+  waiter.handoff = slot;
+  list.push_back(waiter);
+  held.unlock();
+  const sched::WakeReason why = io::park_until(waiter, what, deadline_ns);
+  // A hand-off unlinked us and filled the slot before it fired us (its release, our acquire
+  // in reason()); it touches the waiter no more, so there is nothing to wait out.
+  if (why == sched::WakeReason::notified && waiter.handed) return Woken::handed;
+  held.lock();
+  list.remove(waiter);
+  if (why == sched::WakeReason::cancelled) {
+    held.unlock();
+    throw_cancelled(self);
+  }
+  return why == sched::WakeReason::notified ? Woken::notified : Woken::timed_out;
+}
+
+void* QueueCore::front_slot(Side side) const noexcept {
+  const sched::Waiter* front = sync::list_in(lists_[static_cast<unsigned>(side)]).front();
+  return front ? front->handoff : nullptr;
+}
+
+bool QueueCore::wake_front_handed(Side side) noexcept {
+  sync::WaitList& list = list_of(lists_, side);
+  sched::Waiter& front = *list.front();
+  list.remove(front);
+  front.handed = true;  // read by its owner only if this fire wins
+  return front.fire(sched::WakeReason::notified);
+}
+
 bool QueueCore::notify_one(Side side) noexcept {
   return list_of(lists_, side).notify_one();
 }

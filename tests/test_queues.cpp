@@ -8,6 +8,7 @@
 #include <thread>
 #include <vector>
 
+#include "parked.hpp"
 #include "runtime_fixture.hpp"
 
 using namespace std::chrono_literals;
@@ -263,5 +264,47 @@ TEST_CASE("cancellation matrix: Lock, Semaphore, Queue and Channel waiters") {
         CHECK(ch_got.load() + static_cast<int>(ch.size()) == 1);
       }
     }
+  });
+}
+
+TEST_CASE("a receiver parked on an empty Channel or Queue is handed the item directly") {
+  // The item goes into the parked receiver's hands, not the buffer: a try_recv/try_get that
+  // comes after the send, before the receiver runs again, finds nothing to take.
+  in_runtimes([] {
+    weft::Channel<int> ch(1);
+    weft::Task<std::optional<int>> receiver = weft::spawn([&] { return ch.recv(10s); });
+    REQUIRE(weft_test::wait_parked(receiver, "receiving from an empty Channel"));
+    ch.send(7);
+    CHECK_FALSE(ch.try_recv().has_value());
+    CHECK(receiver.get() == 7);
+
+    weft::Queue<std::string> q(1);
+    weft::Task<std::string> getter = weft::spawn([&] { return q.get(10s); });
+    REQUIRE(weft_test::wait_parked(getter, "getting from an empty Queue"));
+    q.put("handed");
+    CHECK_THROWS_AS((void)q.try_get(), weft::QueueEmpty);
+    CHECK(q.qsize() == 0);
+    CHECK(getter.get() == "handed");
+    q.task_done();
+    q.join();  // the handed item counted as put: join waited for its task_done
+  });
+}
+
+TEST_CASE("a sender woken for room that hands its value over passes the wake-up on") {
+  // One worker, so the order is fixed: the woken sender runs only after this fiber has parked
+  // on the emptied channel, hands its value over, and leaves the room it was woken for to the
+  // next sender, who would otherwise wait for a receive that never comes.
+  weft::run(weft_test::config_with(1), [] {
+    weft::Channel<int> ch(1);
+    ch.send(1);  // full
+    weft::Task<void> first = weft::spawn([&] { ch.send(2); });
+    REQUIRE(weft_test::wait_parked(first, "sending on a full Channel"));
+    weft::Task<void> second = weft::spawn([&] { ch.send(3); });
+    REQUIRE(weft_test::wait_parked(second, "sending on a full Channel"));
+    CHECK(ch.try_recv() == 1);  // wakes `first`, which cannot run before we park
+    CHECK(ch.recv(10s) == 2);   // parks on the empty channel; `first` hands us its value
+    first.get();
+    CHECK_NOTHROW(weft::wait_for(10s, second));  // TimeoutError if the wake-up was lost
+    CHECK(ch.recv(10s) == 3);
   });
 }

@@ -97,6 +97,15 @@ class Channel {
   friend iterator;
   std::optional<T> pull() { return recv(); }
   void push_locked(T&& value) {
+    // Straight to a parked receiver when nothing is buffered ahead of it.
+    if constexpr (detail::QueueCore::kHandsOff<T>) {
+      if (items_.empty() && core_.hand_off(Side::getters, value)) {
+        // The buffer has room still: a sender woken for it, which handed its value over
+        // instead, passes the wake-up on.
+        core_.notify_one(Side::putters);
+        return;
+      }
+    }
     items_.push_back(std::move(value));
     core_.notify_one(Side::getters);
   }
@@ -118,14 +127,26 @@ class Channel {
     push_locked(std::move(value));
   }
   std::optional<T> recv_until(std::uint64_t deadline_ns) {
+    // One result object for both ways an item comes (popped, or handed into it while parked),
+    // so the common path returns it in place.
+    std::optional<T> item;
     std::unique_lock held(core_);
     while (items_.empty()) {
-      if (closed_) return std::nullopt;
-      if (!core_.wait(held, Side::getters, deadline_ns, "receiving from an empty Channel") &&
-          items_.empty() && !closed_)
+      if (closed_) return item;
+      bool woken;
+      if constexpr (detail::QueueCore::kHandsOff<T>) {
+        const auto how = core_.wait_offering(held, Side::getters, deadline_ns,
+                                             "receiving from an empty Channel", &item);
+        if (how == detail::QueueCore::Woken::handed) return item;  // the lock is not held
+        woken = how == detail::QueueCore::Woken::notified;
+      } else {
+        woken = core_.wait(held, Side::getters, deadline_ns, "receiving from an empty Channel");
+      }
+      if (!woken && items_.empty() && !closed_)
         throw TimeoutError("weft::Channel::recv: nothing arrived before the timeout");
     }
-    return pop_locked();
+    item.emplace(pop_locked());
+    return item;
   }
 
   mutable detail::QueueCore core_;

@@ -12,6 +12,7 @@
 #include <deque>
 #include <functional>
 #include <mutex>
+#include <optional>
 #include <stdexcept>
 #include <utility>
 #include <vector>
@@ -169,6 +170,16 @@ class BasicQueue {
   }
   bool full_locked() const noexcept { return maxsize_ != 0 && items_.size() >= maxsize_; }
   void push_locked(T&& item) {
+    // Straight to a parked getter when nothing is queued ahead of it.
+    if constexpr (QueueCore::kHandsOff<T>) {
+      if (items_.size() == 0 && core_.hand_off(Side::getters, item)) {
+        ++unfinished_;  // the getter's task_done() needs the lock we hold
+        // The queue has room still: a putter woken for it, which handed its item over
+        // instead, passes the wake-up on.
+        if (maxsize_ != 0) core_.notify_one(Side::putters);
+        return;
+      }
+    }
     items_.push(std::move(item));
     ++unfinished_;
     core_.notify_one(Side::getters);
@@ -190,11 +201,19 @@ class BasicQueue {
     push_locked(std::move(item));
   }
   T get_until(std::uint64_t deadline_ns) {
+    constexpr const char* kWhat = "getting from an empty Queue";
     std::unique_lock held(core_);
     while (items_.size() == 0) {
       if (shutdown_) throw QueueShutDown();
-      const bool woken =
-          core_.wait(held, Side::getters, deadline_ns, "getting from an empty Queue");
+      bool woken;
+      if constexpr (QueueCore::kHandsOff<T>) {
+        std::optional<T> handed;
+        const auto how = core_.wait_offering(held, Side::getters, deadline_ns, kWhat, &handed);
+        if (how == QueueCore::Woken::handed) return std::move(*handed);  // the lock is not held
+        woken = how == QueueCore::Woken::notified;
+      } else {
+        woken = core_.wait(held, Side::getters, deadline_ns, kWhat);
+      }
       if (!woken && items_.size() == 0) {
         if (shutdown_) throw QueueShutDown();
         throw TimeoutError("weft::Queue::get: still empty at the timeout");

@@ -4,7 +4,11 @@
 // under this lock.
 #include <atomic>
 #include <cstdint>
+#include <memory>
 #include <mutex>
+#include <optional>
+#include <type_traits>
+#include <utility>
 
 #include "weft/detail/wait_list_storage.hpp"
 #include "weft/export.hpp"
@@ -41,8 +45,43 @@ class WEFT_API QueueCore {
   bool notify_one(Side side) noexcept;
   void notify_all(Side side) noexcept;
 
+  // Direct hand-off, as Go's channels do it: a getter that parks on an empty queue offers a
+  // slot, and a putter that finds it there moves the item into the slot and wakes it. The
+  // getter returns the item without taking the lock again (the lock's cache line crosses
+  // between cores once per item, not twice), and no getter that comes later can take it first.
+  enum class Woken : unsigned char { handed, notified, timed_out };
+  // wait(), offering `slot` (the caller's std::optional<T>). After `handed` the slot holds the
+  // item and the lock is not held; otherwise as wait().
+  Woken wait_offering(std::unique_lock<QueueCore>& held, Side side, std::uint64_t deadline_ns,
+                      const char* what, void* slot);
+  // Items a hand-off may move without a throw, there and back again.
+  template <class T>
+  static constexpr bool kHandsOff = (std::is_nothrow_move_constructible_v<T> &&
+                                     std::is_nothrow_move_assignable_v<T>);
+  // With the lock held: moves `item` into the slot of the first waiter of `side` that offered
+  // one (a std::optional<T>) and wakes it. False, `item` untouched, if there is none.
+  template <class T>
+  bool hand_off(Side side, T& item) noexcept {
+    static_assert(kHandsOff<T>);
+    while (void* slot = front_slot(side)) {
+      std::optional<T>& handed = *static_cast<std::optional<T>*>(slot);
+      handed.emplace(std::move(item));
+      if (wake_front_handed(side)) return true;
+      // It timed out or was cancelled meanwhile, and takes the lock before it leaves: the
+      // item is still ours to take back.
+      item = std::move(*handed);
+      handed.reset();
+    }
+    return false;
+  }
+
  private:
   void lock_contended() noexcept;  // spins, then yields the thread, until the lock is free
+  // With the lock held: the slot the first waiter of `side` offered, or nullptr.
+  [[nodiscard]] void* front_slot(Side side) const noexcept;
+  // With the lock held: unlinks the first waiter of `side` and wakes it as handed; false if it
+  // could no longer be woken.
+  bool wake_front_handed(Side side) noexcept;
 
   std::atomic<bool> locked_{false};
   WaitListStorage lists_[3];  // guarded by locked_ (their own locks are never taken)
