@@ -5,6 +5,12 @@
 
 #include <weft/errors.hpp>
 
+#include "runtime/runtime_core.hpp"
+#include "sched/current.hpp"
+#include "sched/scheduler.hpp"
+#include "sched/task_block.hpp"
+#include "sched/waiter.hpp"
+#include "sched/worker.hpp"
 #include "sync/wait_on.hpp"
 
 namespace weft::detail {
@@ -65,8 +71,9 @@ QueueCore::Woken QueueCore::wait_offering(std::unique_lock<QueueCore>& held, Sid
   list.push_back(waiter);
   held.unlock();
   const sched::WakeReason why = io::park_until(waiter, what, deadline_ns);
-  // A hand-off unlinked us and filled the slot before it fired us (its release, our acquire
-  // in reason()); it touches the waiter no more, so there is nothing to wait out.
+  // A hand-off unlinked us, filled the slot and claimed us (its release, our acquire in
+  // reason()) under the lock, and woke us after unlocking: it touches neither the waiter nor
+  // the queue any more, so there is nothing to wait out.
   if (why == sched::WakeReason::notified && waiter.handed) return Woken::handed;
   held.lock();
   list.remove(waiter);
@@ -79,15 +86,31 @@ QueueCore::Woken QueueCore::wait_offering(std::unique_lock<QueueCore>& held, Sid
 
 void* QueueCore::front_slot(Side side) const noexcept {
   const sched::Waiter* front = sync::list_in(lists_[static_cast<unsigned>(side)]).front();
-  return front ? front->handoff : nullptr;
+  if (!front || !front->handoff) return nullptr;
+  // The wake comes after the unlock. A fiber of the waiter's own runtime keeps that runtime
+  // alive until then; a plain thread (or another runtime's fiber) might see it torn down in
+  // between, so it notifies under the lock instead.
+  const sched::Worker* worker = sched::current_worker();
+  if (!worker || !worker->current_task() ||
+      &worker->scheduler() != &front->task()->runtime->scheduler())
+    return nullptr;
+  return front->handoff;
 }
 
-bool QueueCore::wake_front_handed(Side side) noexcept {
+bool QueueCore::claim_front_handed(Side side, HandedWake& wake) noexcept {
   sync::WaitList& list = list_of(lists_, side);
   sched::Waiter& front = *list.front();
   list.remove(front);
-  front.handed = true;  // read by its owner only if this fire wins
-  return front.fire(sched::WakeReason::notified);
+  front.handed = true;  // read by its owner only if this claim wins
+  // Claimed, the getter stays parked until wake_task: a timer or canceller that comes now
+  // loses, and nothing else can run it.
+  if (!front.claim(sched::WakeReason::notified)) return false;
+  wake.task_ = front.task();
+  return true;
+}
+
+void QueueCore::wake_task(TaskBlock* task) noexcept {
+  sched::wake(task);
 }
 
 bool QueueCore::notify_one(Side side) noexcept {

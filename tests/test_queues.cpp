@@ -2,6 +2,7 @@
 #include <atomic>
 #include <chrono>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -306,5 +307,24 @@ TEST_CASE("a sender woken for room that hands its value over passes the wake-up 
     first.get();
     CHECK_NOTHROW(weft::wait_for(10s, second));  // TimeoutError if the wake-up was lost
     CHECK(ch.recv(10s) == 3);
+  });
+}
+
+TEST_CASE("a receiver handed an item may destroy the queue or channel at once") {
+  // The receiver returns without taking the lock again, so the sender must be done with the
+  // object before it wakes the receiver (AddressSanitizer reports a use after free otherwise).
+  in_runtimes([] {
+    for (std::uint64_t i = 0; i < weft_test::scaled(2000); ++i) {
+      auto ch = std::make_unique<weft::Channel<int>>(1);
+      weft::Task<void> sender = weft::spawn([raw = ch.get()] { raw->send(1); });
+      CHECK(ch->recv(10s) == 1);
+      ch.reset();
+      sender.get();
+      auto q = std::make_unique<weft::Queue<int>>(1);
+      weft::Task<void> putter = weft::spawn([raw = q.get()] { raw->put(2); });
+      CHECK(q->get(10s) == 2);
+      q.reset();
+      putter.get();
+    }
   });
 }

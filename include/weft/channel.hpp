@@ -50,10 +50,11 @@ class Channel {
   }
   // False if full; ChannelClosed once closed. From any thread.
   [[nodiscard]] bool try_send(T& value) {
+    detail::QueueCore::HandedWake wake;  // after the unlock (see push_locked)
     std::unique_lock held(core_);
     if (closed_) throw ChannelClosed();
     if (items_.size() >= capacity_) return false;
-    push_locked(std::move(value));
+    push_locked(std::move(value), wake);
     return true;
   }
 
@@ -96,10 +97,12 @@ class Channel {
  private:
   friend iterator;
   std::optional<T> pull() { return recv(); }
-  void push_locked(T&& value) {
+  // `wake` must be declared before the caller's lock guard: a receiver handed the value may
+  // return, and destroy this channel, as soon as it is woken.
+  void push_locked(T&& value, [[maybe_unused]] detail::QueueCore::HandedWake& wake) {
     // Straight to a parked receiver when nothing is buffered ahead of it.
     if constexpr (detail::QueueCore::kHandsOff<T>) {
-      if (items_.empty() && core_.hand_off(Side::getters, value)) {
+      if (items_.empty() && core_.hand_off(Side::getters, value, wake)) {
         // The buffer has room still: a sender woken for it, which handed its value over
         // instead, passes the wake-up on.
         core_.notify_one(Side::putters);
@@ -116,6 +119,7 @@ class Channel {
     return value;
   }
   void send_until(T&& value, std::uint64_t deadline_ns) {
+    detail::QueueCore::HandedWake wake;  // after the unlock (see push_locked)
     std::unique_lock held(core_);
     for (;;) {
       if (closed_) throw ChannelClosed();
@@ -124,7 +128,7 @@ class Channel {
           items_.size() >= capacity_ && !closed_)
         throw TimeoutError("weft::Channel::send: still full at the timeout");
     }
-    push_locked(std::move(value));
+    push_locked(std::move(value), wake);
   }
   std::optional<T> recv_until(std::uint64_t deadline_ns) {
     // One result object for both ways an item comes (popped, or handed into it while parked),

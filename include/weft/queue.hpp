@@ -89,10 +89,11 @@ class BasicQueue {
   }
   // QueueFull if full, QueueShutDown after shutdown(). From any thread.
   void try_put(T item) {
+    QueueCore::HandedWake wake;  // after the unlock (see push_locked)
     std::unique_lock held(core_);
     check_open();
     if (full_locked()) throw QueueFull();
-    push_locked(std::move(item));
+    push_locked(std::move(item), wake);
   }
   void put_nowait(T item) { try_put(std::move(item)); }
 
@@ -169,10 +170,12 @@ class BasicQueue {
     if (shutdown_) throw QueueShutDown();
   }
   bool full_locked() const noexcept { return maxsize_ != 0 && items_.size() >= maxsize_; }
-  void push_locked(T&& item) {
+  // `wake` must be declared before the caller's lock guard: a getter handed the item may
+  // return, and destroy this queue, as soon as it is woken.
+  void push_locked(T&& item, [[maybe_unused]] QueueCore::HandedWake& wake) {
     // Straight to a parked getter when nothing is queued ahead of it.
     if constexpr (QueueCore::kHandsOff<T>) {
-      if (items_.size() == 0 && core_.hand_off(Side::getters, item)) {
+      if (items_.size() == 0 && core_.hand_off(Side::getters, item, wake)) {
         ++unfinished_;  // the getter's task_done() needs the lock we hold
         // The queue has room still: a putter woken for it, which handed its item over
         // instead, passes the wake-up on.
@@ -190,6 +193,7 @@ class BasicQueue {
     return item;
   }
   void put_until(T&& item, std::uint64_t deadline_ns) {
+    QueueCore::HandedWake wake;  // after the unlock (see push_locked)
     std::unique_lock held(core_);
     check_open();
     while (full_locked()) {
@@ -198,7 +202,7 @@ class BasicQueue {
       if (!woken && full_locked())
         throw TimeoutError("weft::Queue::put: still full at the timeout");
     }
-    push_locked(std::move(item));
+    push_locked(std::move(item), wake);
   }
   T get_until(std::uint64_t deadline_ns) {
     constexpr const char* kWhat = "getting from an empty Queue";

@@ -15,6 +15,8 @@
 
 namespace weft::detail {
 
+class TaskBlock;
+
 class WEFT_API QueueCore {
  public:
   enum class Side : unsigned char { getters, putters, joiners };
@@ -58,15 +60,35 @@ class WEFT_API QueueCore {
   template <class T>
   static constexpr bool kHandsOff = (std::is_nothrow_move_constructible_v<T> &&
                                      std::is_nothrow_move_assignable_v<T>);
+
+  // The getter a hand-off chose, woken when this goes out of scope. The putter declares it
+  // before its lock guard, so the wake comes after the unlock: a getter that returns without
+  // the lock may destroy the queue at once, and the putter must be done with it by then.
+  class HandedWake {
+   public:
+    HandedWake() noexcept = default;
+    HandedWake(const HandedWake&) = delete;
+    HandedWake& operator=(const HandedWake&) = delete;
+    ~HandedWake() {
+      if (task_) wake_task(task_);
+    }
+
+   private:
+    friend class QueueCore;
+    TaskBlock* task_ = nullptr;
+  };
+
   // With the lock held: moves `item` into the slot of the first waiter of `side` that offered
-  // one (a std::optional<T>) and wakes it. False, `item` untouched, if there is none.
+  // one (a std::optional<T>) and claims it; `wake` wakes it after the unlock. False, `item`
+  // untouched, if there is none (or the caller is not a fiber of that waiter's runtime: only
+  // such a caller is sure to outlive the wake-up).
   template <class T>
-  bool hand_off(Side side, T& item) noexcept {
+  bool hand_off(Side side, T& item, HandedWake& wake) noexcept {
     static_assert(kHandsOff<T>);
     while (void* slot = front_slot(side)) {
       std::optional<T>& handed = *static_cast<std::optional<T>*>(slot);
       handed.emplace(std::move(item));
-      if (wake_front_handed(side)) return true;
+      if (claim_front_handed(side, wake)) return true;
       // It timed out or was cancelled meanwhile, and takes the lock before it leaves: the
       // item is still ours to take back.
       item = std::move(*handed);
@@ -77,11 +99,13 @@ class WEFT_API QueueCore {
 
  private:
   void lock_contended() noexcept;  // spins, then yields the thread, until the lock is free
-  // With the lock held: the slot the first waiter of `side` offered, or nullptr.
+  // With the lock held: the slot the first waiter of `side` offered, or nullptr (also when
+  // the caller is not running on a worker of that waiter's runtime).
   [[nodiscard]] void* front_slot(Side side) const noexcept;
-  // With the lock held: unlinks the first waiter of `side` and wakes it as handed; false if it
-  // could no longer be woken.
-  bool wake_front_handed(Side side) noexcept;
+  // With the lock held: unlinks the first waiter of `side` and claims it as handed, for `wake`
+  // to wake; false if it could no longer be woken.
+  bool claim_front_handed(Side side, HandedWake& wake) noexcept;
+  static void wake_task(TaskBlock* task) noexcept;
 
   std::atomic<bool> locked_{false};
   WaitListStorage lists_[3];  // guarded by locked_ (their own locks are never taken)
