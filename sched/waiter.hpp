@@ -55,7 +55,7 @@ class Waiter {
   Waiter* next = nullptr;
   bool linked = false;
   // A queue's direct hand-off (detail::QueueCore): the slot this waiter offers for an item,
-  // and whether the waker that fired it filled the slot.
+  // and whether the putter that claimed it (under the queue's lock) filled the slot.
   bool handed = false;
   void* handoff = nullptr;
   // Set by a canceller that took this waiter from its task (see TaskBlock::waiter).

@@ -134,17 +134,17 @@ class Channel {
     // One result object for both ways an item comes (popped, or handed into it while parked),
     // so the common path returns it in place.
     std::optional<T> item;
+    constexpr const char* kWhat = "receiving from an empty Channel";
     std::unique_lock held(core_);
     while (items_.empty()) {
       if (closed_) return item;
       bool woken;
       if constexpr (detail::QueueCore::kHandsOff<T>) {
-        const auto how = core_.wait_offering(held, Side::getters, deadline_ns,
-                                             "receiving from an empty Channel", &item);
+        const auto how = core_.wait_offering(held, Side::getters, deadline_ns, kWhat, &item);
         if (how == detail::QueueCore::Woken::handed) return item;  // the lock is not held
         woken = how == detail::QueueCore::Woken::notified;
       } else {
-        woken = core_.wait(held, Side::getters, deadline_ns, "receiving from an empty Channel");
+        woken = core_.wait(held, Side::getters, deadline_ns, kWhat);
       }
       if (!woken && items_.empty() && !closed_)
         throw TimeoutError("weft::Channel::recv: nothing arrived before the timeout");
