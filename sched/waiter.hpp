@@ -13,6 +13,7 @@ class TaskBlock;
 
 namespace weft::sched {
 
+class Scheduler;
 class Worker;
 
 enum class WakeReason : std::uint32_t { armed = 0, notified, timed_out, cancelled };
@@ -55,9 +56,13 @@ class Waiter {
   Waiter* next = nullptr;
   bool linked = false;
   // A queue's direct hand-off (detail::QueueCore): the slot this waiter offers for an item,
-  // and whether the putter that claimed it (under the queue's lock) filled the slot.
+  // the scheduler its task runs on (only a fiber of that runtime may hand off; kept here, next
+  // to the slot the putter reads anyway, rather than read from the task's block, a line the
+  // putter would otherwise miss on), and whether the putter that claimed it (under the queue's
+  // lock) filled the slot.
   bool handed = false;
   void* handoff = nullptr;
+  const Scheduler* handoff_scheduler = nullptr;
   // Set by a canceller that took this waiter from its task (see TaskBlock::waiter).
   std::atomic<bool> canceller_done{false};
 

@@ -5,7 +5,6 @@
 
 #include <weft/errors.hpp>
 
-#include "runtime/runtime_core.hpp"
 #include "sched/current.hpp"
 #include "sched/scheduler.hpp"
 #include "sched/task_block.hpp"
@@ -64,10 +63,12 @@ bool QueueCore::wait(std::unique_lock<QueueCore>& held, Side side, std::uint64_t
 
 QueueCore::Woken QueueCore::wait_offering(std::unique_lock<QueueCore>& held, Side side,
                                           std::uint64_t deadline_ns, const char* what, void* slot) {
-  TaskBlock* self = sync::waiting_task(what);
+  sched::Worker& worker = sched::fiber_worker(what);
+  TaskBlock* self = worker.current_task();
   sync::WaitList& list = list_of(lists_, side);
   sched::Waiter waiter(self);
   waiter.handoff = slot;
+  waiter.handoff_scheduler = &worker.scheduler();
   list.push_back(waiter);
   held.unlock();
   const sched::WakeReason why = io::park_until(waiter, what, deadline_ns);
@@ -91,8 +92,7 @@ void* QueueCore::front_slot(Side side) const noexcept {
   // alive until then; a plain thread (or another runtime's fiber) might see it torn down in
   // between, so it notifies under the lock instead.
   const sched::Worker* worker = sched::current_worker();
-  if (!worker || !worker->current_task() ||
-      &worker->scheduler() != &front->task()->runtime->scheduler())
+  if (!worker || !worker->current_task() || &worker->scheduler() != front->handoff_scheduler)
     return nullptr;
   return front->handoff;
 }
