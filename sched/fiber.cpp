@@ -72,8 +72,9 @@ boost::context::fiber Fiber::main(boost::context::fiber&& from) {
     current_worker()->finish_switch(std::move(from));
     while (task) {
       detail::run_task_body(task);
-      // Hands this fiber back; it comes back with the next task, or with none to exit.
-      current_worker()->suspend_current(AfterSwitch::finish);
+      // Ends the task. Either the next one runs here at once, or this fiber is handed back and
+      // comes back with a later task, or with none to exit.
+      current_worker()->finish_current();
     }
   }
   before_exit_switch(*exit_to_);

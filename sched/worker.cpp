@@ -379,6 +379,41 @@ void Worker::suspend_current(AfterSwitch why) {
   switch_to(target);
 }
 
+void Worker::finish_current() {
+  detail::TaskBlock* task = current_;
+  if (debug_) warn_if_slow(task, now_ns() - resumed_at_);
+  current_ = nullptr;
+  Fiber* self = task->fiber;
+  Fiber* target = nullptr;
+  while (detail::TaskBlock* next = find_local()) {
+    if (next->fiber) {
+      prepare(next);  // it has a fiber: cannot fail
+      target = next->fiber;
+      break;
+    }
+    if (next->has(detail::kCancelRequested)) {
+      // Cancelled before it ever ran: it finishes without taking a fiber (prepare_first_run).
+      detail::finish_unstarted(next);
+      detail::retire(next, index_);
+      continue;
+    }
+    // Not started yet: it takes over this fiber, which is done with `task` (Fiber::main loops).
+    if (!self->stack_intact()) detail::report_stack_overflow(task);
+    task->fiber = nullptr;
+    self->task = next;
+    next->fiber = self;
+    prepare(next);
+    // After prepare, as finish_switch would: what the release runs (destructors) runs as part
+    // of the next task, on this worker.
+    detail::retire(task, index_);
+    return;
+  }
+  prev_task_ = task;
+  prev_fiber_ = self;
+  after_switch_ = AfterSwitch::finish;
+  switch_to(target);
+}
+
 void Worker::run_now(detail::TaskBlock* task) {
   detail::TaskBlock* self = current_;
   current_ = nullptr;

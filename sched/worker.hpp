@@ -69,6 +69,11 @@ class Worker {
   // worker's loop if there is none), after which `why` is carried out for the task that left.
   // Returns when the task is resumed, maybe on another worker: do not use `this` afterwards.
   void suspend_current(AfterSwitch why);
+  // On the fiber of a task whose body has returned: ends the task and moves on. If the next
+  // task of this worker has not started yet, it runs on this very fiber (the caller's loop
+  // finds it in Fiber::task): no switch, and its stack is the one just warm in the cache.
+  // Otherwise as suspend_current(AfterSwitch::finish).
+  void finish_current();
   // On the current task's fiber: switches straight to the new task `task` (an eager spawn),
   // which runs until it suspends; the current task is resumed next. If `task` cannot start
   // (cancelled already, or no stack to be had), it is left to the scheduler and this returns.

@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <fstream>
 #include <memory>
+#include <optional>
 #include <random>
 #include <span>
 #include <string>
@@ -102,6 +103,67 @@ TEST_CASE("stacks are reused: sequential tasks do not map a stack each") {
     // The main fiber plus one child at a time per worker, kept in the caches.
     CHECK(stats.cached_fibers <= 2 * runtime.config().workers + 2);
   });
+}
+
+namespace {
+
+weft::sched::Fiber* current_fiber() {
+  return weft::sched::current_worker()->current_task()->fiber;
+}
+
+// Each link records its fiber, starts the next link and returns without waiting for it.
+void chain_link(int left, std::vector<weft::sched::Fiber*>& fibers, weft::Event& done) {
+  fibers.push_back(current_fiber());
+  if (left == 0) {
+    done.set();
+    return;
+  }
+  (void)weft::spawn([left, &fibers, &done] { chain_link(left - 1, fibers, done); });
+}
+
+}  // namespace
+
+TEST_CASE("a task that ends hands its fiber to the unstarted task that runs next") {
+  weft::Runtime runtime(weft_test::config_with(1));
+  runtime
+      .submit([] {
+        std::vector<weft::sched::Fiber*> fibers;
+        weft::Event done;
+        (void)weft::spawn([&] { chain_link(99, fibers, done); });
+        done.wait();
+        REQUIRE(fibers.size() == 100);
+        // Without the hand-over, each link would switch to a fiber from the cache.
+        CHECK(std::count(fibers.begin(), fibers.end(), fibers.front()) == 100);
+      })
+      .get();
+}
+
+TEST_CASE("a task cancelled before it ran is skipped when its fiber would be handed over") {
+  weft::Runtime runtime(weft_test::config_with(1));
+  runtime
+      .submit([] {
+        weft::sched::Fiber* first = nullptr;
+        weft::sched::Fiber* last = nullptr;
+        bool skipped_ran = false;
+        weft::Event done;
+        std::optional<weft::Task<void>> skipped;
+        weft::Task<void> starter = weft::spawn([&] {
+          first = current_fiber();
+          (void)weft::spawn([&] {
+            last = current_fiber();
+            done.set();
+          });
+          // Spawned last, so it runs next (the LIFO slot) and has to be skipped.
+          skipped = weft::spawn([&] { skipped_ran = true; });
+          skipped->cancel();
+        });
+        done.wait();
+        starter.get();
+        CHECK_THROWS_AS(skipped->get(), weft::CancelledError);
+        CHECK_FALSE(skipped_ran);
+        CHECK(last == first);
+      })
+      .get();
 }
 
 TEST_CASE("mprotect'ed guard pages are given within the process budget, beyond it none") {
@@ -290,6 +352,29 @@ TEST_CASE("an overflow of an unguarded stack is caught by its canary and names t
                            return 0;
                          })
           .get();
+    });
+  });
+  CHECK(died(status));
+  CHECK(text.find("task 'smasher' overflowed") != std::string::npos);
+}
+
+TEST_CASE("a canary overflow is caught when the next task takes over the fiber too") {
+  auto [status, text] = run_in_child([] {
+    weft::Config cfg;
+    cfg.workers = 1;
+    cfg.guard_markers = false;
+    cfg.guarded_stacks = 0;
+    cfg.stack_size = 64 * 1024;
+    weft::run(cfg, [] {
+      weft::Event done;
+      (void)weft::spawn("smasher", [&done] {
+        std::byte* bottom = current_fiber()->stack().bottom();
+        for (int i = 0; i < 64; ++i) bottom[i] = std::byte{0x55};
+        // Runs next, on this fiber if nothing checks the canary first.
+        (void)weft::spawn([&done] { done.set(); });
+      });
+      done.wait();
+      return 0;
     });
   });
   CHECK(died(status));
