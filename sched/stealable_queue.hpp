@@ -180,6 +180,21 @@ class StealableQueue {
 
   // Owner only: two plain loads instead of size()'s three. A stale top can only make a
   // queue that just emptied look non-empty, never the reverse.
+  // Owner only: the item `ahead` places after the oldest, or nullptr. Only a hint (a thief may
+  // take it meanwhile, and it may be gone by the time it is read): to prefetch, never to use.
+  [[nodiscard]] T* peek_oldest(std::int64_t ahead) const noexcept {
+    const std::int64_t t = top_.load(std::memory_order_relaxed) + ahead;
+    if (t >= bottom_.load(std::memory_order_relaxed)) return nullptr;
+    return slot(t).load(std::memory_order_relaxed);
+  }
+
+  // Owner only: the item `ahead` places before the newest, or nullptr; a hint, as above.
+  [[nodiscard]] T* peek_newest(std::int64_t ahead) const noexcept {
+    const std::int64_t b = bottom_.load(std::memory_order_relaxed) - 1 - ahead;
+    if (b < top_.load(std::memory_order_relaxed)) return nullptr;
+    return slot(b).load(std::memory_order_relaxed);
+  }
+
   [[nodiscard]] bool owner_sees_empty() const noexcept {
     return bottom_.load(std::memory_order_relaxed) <= top_.load(std::memory_order_relaxed);
   }

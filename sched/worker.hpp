@@ -114,7 +114,9 @@ class Worker {
   // and what comes after this worker's FIFO.
   detail::TaskBlock* take_one_global();
   detail::TaskBlock* find_beyond_ready();
+  // The owner's takes from its two deques; each prefetches the blocks of the next two tasks.
   detail::TaskBlock* take_ready();
+  detail::TaskBlock* take_spawn();
   detail::TaskBlock* take_global();
   // A fair share of one of the scheduler's global queues: `resumed` (woken tasks, into ready_)
   // or `injection` (new tasks, into spawns_).

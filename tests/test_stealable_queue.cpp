@@ -199,6 +199,32 @@ TEST_CASE("StealableQueue pop is LIFO and steal is FIFO") {
   CHECK(q.size() == 0);
 }
 
+TEST_CASE("StealableQueue peeks at the items the owner takes next from either end") {
+  std::vector<Item> items = make_items(6);
+  StealableQueue<Item> q(4);
+  CHECK(q.peek_oldest(0) == nullptr);
+  CHECK(q.peek_newest(0) == nullptr);
+  // Wrapped around the 4-slot buffer: indices 2..5 hold items 2..5.
+  for (std::size_t i = 0; i < 2; ++i) {
+    REQUIRE(q.push(&items[i]));
+    REQUIRE(q.steal() == &items[i]);
+  }
+  for (std::size_t i = 2; i < 6; ++i) REQUIRE(q.push(&items[i]));
+  CHECK(q.peek_oldest(0) == &items[2]);
+  CHECK(q.peek_oldest(3) == &items[5]);
+  CHECK(q.peek_oldest(4) == nullptr);
+  CHECK(q.peek_newest(0) == &items[5]);
+  CHECK(q.peek_newest(3) == &items[2]);
+  CHECK(q.peek_newest(4) == nullptr);
+  // What it showed is what comes out next.
+  CHECK(q.steal() == &items[2]);
+  CHECK(q.peek_oldest(0) == &items[3]);
+  CHECK(q.pop() == &items[5]);
+  CHECK(q.peek_newest(0) == &items[4]);
+  CHECK(q.peek_newest(1) == &items[3]);
+  CHECK(q.peek_newest(2) == nullptr);
+}
+
 TEST_CASE("StealableQueue reports full at capacity and recovers") {
   std::vector<Item> items = make_items(5);
   StealableQueue<Item> q(4);
