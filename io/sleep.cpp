@@ -1,4 +1,6 @@
 // weft::sleep_until: a waiter nobody notifies, woken by its timer or by cancellation.
+#include <new>
+
 #include <weft/task.hpp>
 #include <weft/time.hpp>
 
@@ -19,9 +21,12 @@ void sleep_until(TimePoint deadline) {
     return;
   }
   sched::Waiter waiter(task);
-  if (io::park_until(waiter, "sleeping", deadline_ns, sched::Cancellable::yes, now) ==
-      sched::WakeReason::cancelled)
-    detail::throw_cancelled(task);
+  const sched::WakeReason why =
+      io::park_until(waiter, "sleeping", deadline_ns, sched::Cancellable::yes, now);
+  if (why == sched::WakeReason::cancelled) detail::throw_cancelled(task);
+  // A timer never fires early: this one could not be armed (out of memory). Nothing else
+  // refers to this waiter, so the sleep can fail rather than end early.
+  if (why == sched::WakeReason::timed_out && waiter.timer_failed) throw std::bad_alloc();
 }
 
 }  // namespace weft

@@ -14,11 +14,12 @@ TimerHeap::~TimerHeap() = default;  // nodes live in chunks_; no fiber can still
 TimerNode* TimerHeap::allocate() {
   if (!free_) free_ = returned_.exchange(nullptr, std::memory_order_acquire);
   if (!free_) {
-    auto chunk = std::make_unique<TimerNode[]>(kChunk);
+    // Kept before it is used: if either allocation throws, free_ still points at nothing freed.
+    chunks_.push_back(std::make_unique<TimerNode[]>(kChunk));
+    TimerNode* chunk = chunks_.back().get();
     for (std::size_t i = 0; i < kChunk; ++i)
       chunk[i].next_free = i + 1 < kChunk ? &chunk[i + 1] : nullptr;
     free_ = &chunk[0];
-    chunks_.push_back(std::move(chunk));
   }
   TimerNode* node = free_;
   free_ = node->next_free;

@@ -61,6 +61,9 @@ class Waiter {
   // putter would otherwise miss on), and whether the putter that claimed it (under the queue's
   // lock) filled the slot.
   bool handed = false;
+  // Set by a timed wait that could not arm its timer (out of memory) and so ended timed out
+  // at once, before its deadline (io::park_until).
+  bool timer_failed = false;
   void* handoff = nullptr;
   const Scheduler* handoff_scheduler = nullptr;
   // Set by a canceller that took this waiter from its task (see TaskBlock::waiter).
