@@ -68,7 +68,7 @@ CacheRegistry& registry() {
 void free_batch(FreeBlock* batch) noexcept {
   while (batch) {
     FreeBlock* next = batch->next;
-    ::operator delete(batch);
+    ::operator delete (batch, std::align_val_t{kGranule});
     batch = next;
   }
 }
@@ -152,7 +152,7 @@ ThreadCache& this_thread_cache() {
 void* allocate_block_memory(std::size_t size, std::size_t align, unsigned& size_class) {
   ThreadCache& cache = this_thread_cache();
   cache.count(1);
-  if (align > alignof(std::max_align_t) || size > kClasses * kGranule) {
+  if (align > kGranule || size > kClasses * kGranule) {
     size_class = kUncached;
     try {
       return ::operator new (size, std::align_val_t{align});
@@ -165,7 +165,8 @@ void* allocate_block_memory(std::size_t size, std::size_t align, unsigned& size_
   size_class = cls;
   if (void* memory = cache.take(cls)) return memory;
   try {
-    return ::operator new((cls + 1) * kGranule);
+    // On a cache line: a task block's first line holds what every switch reads (TaskBlock).
+    return ::operator new ((cls + 1) * kGranule, std::align_val_t{kGranule});
   } catch (...) {
     cache.count(-1);
     throw;

@@ -11,7 +11,7 @@ namespace weft::sched {
 
 inline constexpr unsigned kUncached = ~0u;
 
-// Returns at least `size` bytes aligned to alignof(std::max_align_t) (or to `align` if larger)
+// Returns at least `size` bytes aligned to a cache line, 64 bytes (or to `align` if larger)
 // and the class to free them with.
 [[nodiscard]] void* allocate_block_memory(std::size_t size, std::size_t align,
                                           unsigned& size_class);

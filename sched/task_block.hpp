@@ -3,6 +3,7 @@
 // body right behind it (see weft/detail/task_block.hpp); reference counted: the handle holds one
 // reference, the scheduler one while the task is unfinished.
 #include <atomic>
+#include <cstddef>
 #include <cstdint>
 #include <exception>
 #include <functional>
@@ -83,25 +84,29 @@ struct TaskExtras {
 
 class TaskBlock {
  public:
-  // --- scheduling (owned by whichever worker holds the task) ---
-  TaskBlock* next = nullptr;  // link in the injection queue
+  // --- what every switch, park and wake reads, in the block's first cache line (blocks are
+  // allocated on a line: sched/block_cache.hpp) ---
   sched::Fiber* fiber = nullptr;
   std::atomic<WakeState> wake_state{WakeState::running};
+  std::atomic<std::uint32_t> flags{0};
   // The wait a cancel() must fire. Whoever exchanges it out (the task when it resumes, or a
   // canceller) owns the pointer; a canceller that took it sets Waiter::canceller_done when it
   // has finished touching the Waiter, and the task waits for that before leaving the wait.
   std::atomic<sched::Waiter*> waiter{nullptr};
   std::atomic<const char*> waiting_on{nullptr};  // what a parked task waits for (dump_tasks)
-  // cancel() requests not yet taken back by uncancel() (asyncio's Task.cancelling()).
-  std::atomic<std::uint32_t> cancel_requests{0};
-  // Timeout scopes (runtime/deadline_scope): the innermost one open on this task and the
-  // earliest deadline among those not expired yet (UINT64_MAX: none). Only the task's own
-  // fiber touches them.
-  DeadlineScope* scope = nullptr;
+  // Timeout scopes (runtime/deadline_scope): the earliest deadline among those not expired yet
+  // (UINT64_MAX: none); `scope`, further down, is the innermost one open on this task. Only the
+  // task's own fiber touches them.
   std::uint64_t scope_deadline = UINT64_MAX;
+  RuntimeCore* runtime = nullptr;
   // Open weft::uncancellable() sections: while > 0, waits ignore cancel() and scope deadlines
   // (they take effect at the first suspension point after). Own fiber only.
   std::uint32_t shield_depth = 0;
+  // cancel() requests not yet taken back by uncancel() (asyncio's Task.cancelling()).
+  std::atomic<std::uint32_t> cancel_requests{0};
+  TaskBlock* next = nullptr;  // link in the injection queue
+
+  DeadlineScope* scope = nullptr;
   // TaskGroup membership (guarded by the group's lock): the group, and the links of its list
   // of unfinished children.
   GroupCore* group = nullptr;
@@ -115,10 +120,8 @@ class TaskBlock {
 
   // --- life ---
   std::atomic<std::uint32_t> refs{1};
-  std::atomic<std::uint32_t> flags{0};
   TaskBody* body = nullptr;
   std::exception_ptr error;
-  RuntimeCore* runtime = nullptr;
   sync::WaitList done_waiters;  // its lock also guards extras
   std::unique_ptr<TaskExtras> extras;
   // --- registry (guarded by the registry shard's lock) ---
@@ -136,6 +139,8 @@ class TaskBlock {
   }
   TaskExtras& extras_locked();  // caller holds done_waiters.lock()
 };
+// The switch path's fields, `fiber` through `next`, fill the first cache line exactly.
+static_assert(offsetof(TaskBlock, next) + sizeof(TaskBlock*) == 64);
 
 // Debug mode: the parking task records its call stack, for Runtime::dump_tasks()
 // (runtime/park_trace.cpp).
