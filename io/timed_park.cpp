@@ -37,14 +37,12 @@ sched::WakeReason time_out_without_timer(sched::Worker& worker, detail::TaskBloc
   report_timer_shortage(what);
   waiter.timer_failed = true;
   if (scope_deadline <= deadline_ns) {
-    // The deadline is a Timeout scope's: the scope expires now, and the wait sees the
-    // cancellation that requests (park() delivers a pending one at once). If even that fails,
-    // the wait goes on without its deadline rather than end as if woken.
-    try {
-      (void)detail::expire_due_scope(task, scope_deadline);
-    } catch (...) {
-    }
-    return sched::park_task(worker, task, waiter, what, cancellable);
+    // The deadline is a Timeout scope's: the scope expires now, and the wait ends cancelled by
+    // it, as when its timer fires (park_with_timer). Not through park(): inside an
+    // uncancellable section that would ignore the cancellation and wait with no deadline.
+    (void)detail::expire_due_scope(task, scope_deadline);
+    if (waiter.claim(sched::WakeReason::cancelled)) return sched::WakeReason::cancelled;
+    return sched::park_task(worker, task, waiter, what, cancellable);  // a wake came first
   }
   // A wake that came first is consumed by parking (it returns at once).
   if (!waiter.claim(sched::WakeReason::timed_out))

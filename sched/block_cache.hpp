@@ -11,8 +11,8 @@ namespace weft::sched {
 
 inline constexpr unsigned kUncached = ~0u;
 
-// Returns at least `size` bytes aligned to a cache line, 64 bytes (or to `align` if larger)
-// and the class to free them with.
+// Returns at least `size` bytes and the class to free them with: up to 1 KiB (the cached
+// classes) on a cache line, 64 bytes; beyond, aligned to `align` only.
 [[nodiscard]] void* allocate_block_memory(std::size_t size, std::size_t align,
                                           unsigned& size_class);
 void free_block_memory(void* memory, std::size_t align, unsigned size_class) noexcept;

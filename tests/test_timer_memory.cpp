@@ -83,6 +83,8 @@ TEST_CASE("a wait whose timer cannot be allocated times out at once and leaves t
       .get();
 }
 
+// Pins the behaviour rather than the fix: a sleep links no waiter, so letting the exception
+// through was already safe; what must not happen is an early return.
 TEST_CASE("a sleep whose timer cannot be allocated fails instead of ending early") {
   weft::Runtime runtime(weft_test::config_with(1));
   runtime
@@ -117,6 +119,30 @@ TEST_CASE("a Timeout scope whose timer cannot be allocated expires at once") {
         CHECK(std::chrono::steady_clock::now() - start < std::chrono::seconds(30));
         never.set_value(3);
         CHECK(result.get() == 3);
+      })
+      .get();
+}
+
+TEST_CASE("a Timeout scope inside uncancellable whose timer cannot be allocated still expires") {
+  weft::Runtime runtime(weft_test::config_with(1));
+  runtime
+      .submit([] {
+        weft::Queue<int> queue;
+        const auto start = std::chrono::steady_clock::now();
+        bool timed_out = false;
+        weft::uncancellable([&] {
+          // The scope counts inside the section (it was opened there), but a cancellation
+          // does not: the expiry has to end the wait itself, or it waits for an item forever.
+          FailNextAlignedAllocation fail;
+          try {
+            weft::timeout(std::chrono::seconds(60), [&] { (void)queue.get(); });
+          } catch (const weft::TimeoutError&) {
+            timed_out = true;
+          }
+          CHECK(aligned_allocations_failed == 1);
+        });
+        CHECK(timed_out);
+        CHECK(std::chrono::steady_clock::now() - start < std::chrono::seconds(30));
       })
       .get();
 }
