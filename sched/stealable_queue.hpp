@@ -178,8 +178,6 @@ class StealableQueue {
   // Approximate, like size().
   [[nodiscard]] bool empty() const noexcept { return size() == 0; }
 
-  // Owner only: two plain loads instead of size()'s three. A stale top can only make a
-  // queue that just emptied look non-empty, never the reverse.
   // Owner only: the item `ahead` places after the oldest, or nullptr. Only a hint (a thief may
   // take it meanwhile, and it may be gone by the time it is read): to prefetch, never to use.
   [[nodiscard]] T* peek_oldest(std::int64_t ahead) const noexcept {
@@ -195,6 +193,8 @@ class StealableQueue {
     return slot(b).load(std::memory_order_relaxed);
   }
 
+  // Owner only: two plain loads instead of size()'s three. A stale top can only make a
+  // queue that just emptied look non-empty, never the reverse.
   [[nodiscard]] bool owner_sees_empty() const noexcept {
     return bottom_.load(std::memory_order_relaxed) <= top_.load(std::memory_order_relaxed);
   }
