@@ -308,18 +308,20 @@ void Worker::expire_due_timers() {
   return true;
 }
 
+inline bool Worker::end_if_cancelled_unstarted(detail::TaskBlock* task) {
+  if (!task->has(detail::kCancelRequested)) return false;
+  detail::finish_unstarted(task);
+  detail::retire(task, index_);
+  return true;
+}
+
 bool Worker::prepare_first_run(detail::TaskBlock* task) {
   // A first run may cost a fresh stack (tens of microseconds cold), so a tick count alone
   // would let a burst of new tasks hold due timers back by milliseconds: while timers are
   // pending, look at the clock before each first run that may have to map one. A fiber this
   // worker keeps at hand costs no more than a switch, and the tick count covers those.
   if (!cached_ && !spare_batch_ && timers_.size() != 0) expire_due_timers();
-  // A task cancelled before it ever ran finishes without taking a stack.
-  if (task->has(detail::kCancelRequested)) {
-    detail::finish_unstarted(task);
-    detail::retire(task, index_);
-    return false;
-  }
+  if (end_if_cancelled_unstarted(task)) return false;
   Fiber* fiber = nullptr;
   try {
     fiber = acquire_fiber();
@@ -362,6 +364,14 @@ void Worker::switch_to(Fiber* target) {
   current_worker()->finish_switch(std::move(back));
 }
 
+[[gnu::always_inline]] inline void Worker::switch_away(detail::TaskBlock* task, AfterSwitch why,
+                                                       Fiber* target) {
+  prev_task_ = task;
+  prev_fiber_ = task->fiber;
+  after_switch_ = why;
+  switch_to(target);
+}
+
 void Worker::suspend_current(AfterSwitch why) {
   detail::TaskBlock* task = current_;
   if (debug_) warn_if_slow(task, now_ns() - resumed_at_);
@@ -382,13 +392,9 @@ void Worker::suspend_current(AfterSwitch why) {
     if (debug_) resumed_at_ = now_ns();
     return;
   }
-  // What the context switched to carries out (finish_switch). Recorded only now: nothing in
-  // next_local_fiber reads it.
-  prev_task_ = task;
-  prev_fiber_ = task->fiber;
-  after_switch_ = why;
-  // prepare() may have finished unstarted tasks; what switches out is still this fiber.
-  switch_to(target);
+  // Recorded only now: nothing in next_local_fiber reads it. prepare() may have finished
+  // unstarted tasks; what switches out is still this fiber.
+  switch_away(task, why, target);
 }
 
 void Worker::finish_current() {
@@ -403,12 +409,7 @@ void Worker::finish_current() {
       target = next->fiber;
       break;
     }
-    if (next->has(detail::kCancelRequested)) {
-      // Cancelled before it ever ran: it finishes without taking a fiber (prepare_first_run).
-      detail::finish_unstarted(next);
-      detail::retire(next, index_);
-      continue;
-    }
+    if (end_if_cancelled_unstarted(next)) continue;
     // Not started yet: it takes over this fiber, which is done with `task` (Fiber::main loops).
     if (!self->stack_intact()) detail::report_stack_overflow(task);
     task->fiber = nullptr;
@@ -420,10 +421,7 @@ void Worker::finish_current() {
     detail::retire(task, index_);
     return;
   }
-  prev_task_ = task;
-  prev_fiber_ = self;
-  after_switch_ = AfterSwitch::finish;
-  switch_to(target);
+  switch_away(task, AfterSwitch::finish, target);
 }
 
 void Worker::run_now(detail::TaskBlock* task) {
@@ -434,10 +432,7 @@ void Worker::run_now(detail::TaskBlock* task) {
     current_ = self;
     return;
   }
-  prev_task_ = self;
-  prev_fiber_ = self->fiber;
-  after_switch_ = AfterSwitch::run_next;
-  switch_to(task->fiber);
+  switch_away(self, AfterSwitch::run_next, task->fiber);
 }
 
 void Worker::finish_switch(boost::context::fiber&& from) noexcept {

@@ -131,6 +131,11 @@ class Worker {
   // Readies a task to be switched to (gives it a fiber); false if it ended without running.
   bool prepare(detail::TaskBlock* task);
   bool prepare_first_run(detail::TaskBlock* task);  // gives the task a fiber
+  // A task cancelled before it ever ran finishes here, without taking a fiber; true if it did.
+  bool end_if_cancelled_unstarted(detail::TaskBlock* task);
+  // Records what the context switched to carries out for `task`, which leaves now with its
+  // fiber (finish_switch), and jumps to `target`.
+  void switch_away(detail::TaskBlock* task, AfterSwitch why, Fiber* target);
   // Switches from the context running now to `target` (nullptr: the loop) in one jump.
   void switch_to(Fiber* target);
   Fiber* next_local_fiber();
