@@ -111,6 +111,24 @@ weft::sched::Fiber* current_fiber() {
   return weft::sched::current_worker()->current_task()->fiber;
 }
 
+// One worker whose stacks have no guard page (as when the map budget is spent): only the
+// canary watches them.
+weft::Config unguarded_config() {
+  weft::Config cfg;
+  cfg.workers = 1;
+  cfg.guard_markers = false;
+  cfg.guarded_stacks = 0;
+  cfg.stack_size = 64 * 1024;
+  return cfg;
+}
+
+// Overwrites the lowest words of the current fiber's stack, as a deep overflow would, without
+// running past the mapping.
+void smash_canary() {
+  std::byte* bottom = current_fiber()->stack().bottom();
+  for (int i = 0; i < 64; ++i) bottom[i] = std::byte{0x55};
+}
+
 // Each link records its fiber, starts the next link and returns without waiting for it.
 void chain_link(int left, std::vector<weft::sched::Fiber*>& fibers, weft::Event& done) {
   fibers.push_back(current_fiber());
@@ -336,19 +354,10 @@ TEST_CASE("a stack overflow into the guard page names the task (debug mode)") {
 
 TEST_CASE("an overflow of an unguarded stack is caught by its canary and names the task") {
   auto [status, text] = run_in_child([] {
-    weft::Config cfg;
-    cfg.workers = 1;
-    cfg.guard_markers = false;
-    cfg.guarded_stacks = 0;  // as when the map budget is spent
-    cfg.stack_size = 64 * 1024;
-    weft::run(cfg, [] {
+    weft::run(unguarded_config(), [] {
       return weft::spawn("smasher",
                          [] {
-                           // Overwrite the lowest words of this fiber's stack, as a deep overflow
-                           // would, without running past the mapping.
-                           auto* task = weft::sched::current_worker()->current_task();
-                           std::byte* bottom = task->fiber->stack().bottom();
-                           for (int i = 0; i < 64; ++i) bottom[i] = std::byte{0x55};
+                           smash_canary();
                            return 0;
                          })
           .get();
@@ -360,16 +369,10 @@ TEST_CASE("an overflow of an unguarded stack is caught by its canary and names t
 
 TEST_CASE("a canary overflow is caught when the next task takes over the fiber too") {
   auto [status, text] = run_in_child([] {
-    weft::Config cfg;
-    cfg.workers = 1;
-    cfg.guard_markers = false;
-    cfg.guarded_stacks = 0;
-    cfg.stack_size = 64 * 1024;
-    weft::run(cfg, [] {
+    weft::run(unguarded_config(), [] {
       weft::Event done;
       (void)weft::spawn("smasher", [&done] {
-        std::byte* bottom = current_fiber()->stack().bottom();
-        for (int i = 0; i < 64; ++i) bottom[i] = std::byte{0x55};
+        smash_canary();
         // Runs next, on this fiber if nothing checks the canary first.
         (void)weft::spawn([&done] { done.set(); });
       });
